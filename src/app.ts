@@ -1,0 +1,57 @@
+import type { DestinationStream } from 'pino';
+import type { Config } from './config.js';
+import { type DatabaseHandle, connectDatabase } from './database/connect.js';
+import { migrateToLatest } from './database/migrator.js';
+import type { Deps } from './deps.js';
+import { KeyUsageRecorder } from './modules/api-key/api-key.usage.js';
+import { SessionTokens } from './modules/auth/session.js';
+import { type Clock, systemClock } from './shared/clock.js';
+import { createLogger } from './shared/logger.js';
+import { SecretBox } from './shared/secret-box.js';
+import { type KeygateYoga, createKeygateYoga } from './yoga.js';
+
+export interface KeygateOptions {
+  config: Pick<Config, 'databaseUrl' | 'databasePoolSize' | 'masterKey' | 'sessionSecret' | 'logLevel'>;
+  clock?: Clock;
+  /** Where logs go (tests capture them); stdout by default. */
+  logDestination?: DestinationStream;
+  /** Apply pending migrations on start (default true). */
+  migrate?: boolean;
+}
+
+export interface Keygate {
+  deps: Deps;
+  yoga: KeygateYoga;
+  /** Flushes background writers and closes the database. */
+  close(): Promise<void>;
+}
+
+/** The composition root: connects the database, builds the collaborators and the GraphQL handler. */
+export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
+  const { config } = options;
+  const clock = options.clock ?? systemClock;
+  const logger = createLogger(config.logLevel, options.logDestination);
+  const database: DatabaseHandle = await connectDatabase({ url: config.databaseUrl, poolSize: config.databasePoolSize });
+  if (options.migrate ?? true) await migrateToLatest(database.db);
+  const keyUsage = new KeyUsageRecorder(database.db, clock, {
+    onError: (err) => logger.warn({ err }, 'could not record key usage'),
+  });
+  const deps: Deps = {
+    db: database.db,
+    database,
+    clock,
+    secretBox: new SecretBox(config.masterKey),
+    sessions: new SessionTokens(config.sessionSecret, clock),
+    keyUsage,
+    logger,
+  };
+  const yoga = createKeygateYoga(deps);
+  return {
+    deps,
+    yoga,
+    async close() {
+      await keyUsage.flush();
+      await database.close();
+    },
+  };
+}

@@ -1,0 +1,60 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** Everything Keygate reads from its environment, parsed once. */
+export interface Config {
+  port: number;
+  /** Interface to listen on; unset means every interface (Node's default). */
+  host: string | undefined;
+  databaseUrl: string;
+  databasePoolSize: number;
+  dataDir: string;
+  masterKey: Buffer;
+  sessionSecret: Buffer;
+  logLevel: string;
+  /** Notes for the operator about generated development secrets (never the secrets). */
+  notices: string[];
+}
+
+type Env = Record<string, string | undefined>;
+
+function decodeKey(name: string, value: string): Buffer {
+  const bytes = /^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64');
+  if (bytes.length !== 32) throw new Error(`${name} must be 32 bytes, hex (64 characters) or base64.`);
+  return bytes;
+}
+
+/**
+ * A secret from the environment or, outside production, one generated once
+ * into the data directory with 0600 permissions.
+ */
+function secretFromEnvOrFile(env: Env, name: string, dataDir: string, notices: string[]): Buffer {
+  const value = env[name];
+  if (value) return decodeKey(name, value);
+  if (env.NODE_ENV === 'production') throw new Error(`${name} is required when NODE_ENV=production.`);
+  const file = path.join(dataDir, `${name.toLowerCase()}`);
+  if (fs.existsSync(file)) return decodeKey(name, fs.readFileSync(file, 'utf8').trim());
+  fs.mkdirSync(dataDir, { recursive: true });
+  fs.writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
+  notices.push(`${name} not set: generated a development key into ${file} (0600). Set ${name} in production.`);
+  return decodeKey(name, fs.readFileSync(file, 'utf8').trim());
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const notices: string[] = [];
+  const dataDir = path.resolve(env.KEYGATE_DATA_DIR ?? 'data');
+  const port = Number(env.PORT ?? 4000);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got ${env.PORT}.`);
+  return {
+    port,
+    host: env.HOST || undefined,
+    databaseUrl: env.DATABASE_URL || `file:${path.join(dataDir, 'keygate.db')}`,
+    databasePoolSize: Number(env.DATABASE_POOL_SIZE ?? 10),
+    dataDir,
+    masterKey: secretFromEnvOrFile(env, 'KEYGATE_MASTER_KEY', dataDir, notices),
+    sessionSecret: secretFromEnvOrFile(env, 'KEYGATE_SESSION_SECRET', dataDir, notices),
+    logLevel: env.LOG_LEVEL ?? 'info',
+    notices,
+  };
+}

@@ -1,0 +1,40 @@
+import DataLoader from 'dataloader';
+import type { Kysely } from 'kysely';
+import type { Database } from './database/database.js';
+import type { Deps } from './deps.js';
+import { findAccountsByIds, findUsersByIds } from './modules/account/account.repository.js';
+import type { AccountRow, UserRow } from './modules/account/account.table.js';
+import { findKeysByIds } from './modules/api-key/api-key.repository.js';
+import type { ApiKeyRow } from './modules/api-key/api-key.table.js';
+import type { Principal } from './modules/auth/principal.js';
+import { findEnvironmentsByIds } from './modules/environment/environment.repository.js';
+import type { EnvironmentRow } from './modules/environment/environment.table.js';
+import type { Clock } from './shared/clock.js';
+
+/** Everything a resolver or service sees for one request. Built once per request. */
+export interface RequestContext {
+  requestId: string;
+  principal: Principal;
+  deps: Deps;
+  db: Kysely<Database>;
+  clock: Clock;
+  loaders: Loaders;
+}
+
+function byId<T extends { id: string }>(load: (ids: readonly string[]) => Promise<T[]>) {
+  return new DataLoader<string, T | null>(async (ids) => {
+    const rows = new Map((await load(ids)).map((r) => [r.id, r]));
+    return ids.map((id) => rows.get(id) ?? null);
+  });
+}
+
+/** Per-request batching and caching of lookups by id (every relation goes through one). */
+export function createLoaders(db: Kysely<Database>) {
+  return {
+    account: byId<AccountRow>((ids) => findAccountsByIds(db, ids)),
+    user: byId<UserRow>((ids) => findUsersByIds(db, ids)),
+    environment: byId<EnvironmentRow>((ids) => findEnvironmentsByIds(db, ids)),
+    apiKey: byId<ApiKeyRow>((ids) => findKeysByIds(db, ids)),
+  };
+}
+export type Loaders = ReturnType<typeof createLoaders>;

@@ -1,0 +1,51 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Kysely, type LogEvent, PostgresDialect, SqliteDialect } from 'kysely';
+import type { Database } from './database.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface DatabaseHandle {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  /** Counts statements sent to the database; tests use it to prove batching. */
+  stats: { statements: number };
+  /** Human description without credentials, for logs and errors. */
+  description: string;
+  close(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  /** `file:<path>`, a bare path, `:memory:`, or `postgres://…`. */
+  url: string;
+  poolSize?: number;
+}
+
+/** The one place where the dialect is chosen from the database URL. */
+export async function connectDatabase({ url, poolSize = 10 }: ConnectOptions): Promise<DatabaseHandle> {
+  const stats = { statements: 0 };
+  const log = (_event: LogEvent) => {
+    stats.statements++;
+  };
+
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    const pg = (await import('pg')).default;
+    // Keep timestamps as ISO strings on both dialects so rows look the same everywhere.
+    pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (v) => new Date(v).toISOString());
+    const pool = new pg.Pool({ connectionString: url, max: poolSize });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log });
+    const host = new URL(url).host;
+    return { db, dialect: 'postgres', stats, description: `postgres://${host}`, close: () => db.destroy() };
+  }
+
+  const Sqlite = (await import('better-sqlite3')).default;
+  const file = url.replace(/^file:/, '') || ':memory:';
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const sqlite = new Sqlite(file);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), log });
+  return { db, dialect: 'sqlite', stats, description: `sqlite:${file}`, close: () => db.destroy() };
+}

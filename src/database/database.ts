@@ -1,0 +1,14 @@
+import type { AccountTable, MembershipTable, UserTable } from '../modules/account/account.table.js';
+import type { ApiKeyTable } from '../modules/api-key/api-key.table.js';
+import type { KeyAuditEventTable } from '../modules/audit/key-audit.table.js';
+import type { EnvironmentTable } from '../modules/environment/environment.table.js';
+
+/** Every table Keygate owns. Column names are snake_case, as in the migrations. */
+export interface Database {
+  accounts: AccountTable;
+  users: UserTable;
+  memberships: MembershipTable;
+  environments: EnvironmentTable;
+  api_keys: ApiKeyTable;
+  key_audit_events: KeyAuditEventTable;
+}

@@ -1,0 +1,19 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { DatabaseHandle } from './database/connect.js';
+import type { Database } from './database/database.js';
+import type { KeyUsageRecorder } from './modules/api-key/api-key.usage.js';
+import type { SessionTokens } from './modules/auth/session.js';
+import type { Clock } from './shared/clock.js';
+import type { SecretBox } from './shared/secret-box.js';
+
+/** Long-lived collaborators shared by every request; built once in app.ts. */
+export interface Deps {
+  db: Kysely<Database>;
+  database: DatabaseHandle;
+  clock: Clock;
+  secretBox: SecretBox;
+  sessions: SessionTokens;
+  keyUsage: KeyUsageRecorder;
+  logger: Logger;
+}

@@ -1,0 +1,81 @@
+import { type ExpressionBuilder, type Kysely, type Transaction, sql } from 'kysely';
+import type { Database } from '../../database/database.js';
+import type { PageRequest } from '../../shared/pagination.js';
+import {
+  type ApiKeyCategory,
+  type ApiKeyStatus,
+  EXPIRING_SOON_WINDOW_MS,
+  TYPES_BY_CATEGORY,
+} from './api-key.status.js';
+import type { ApiKeyRow, NewApiKey } from './api-key.table.js';
+
+type Db = Kysely<Database>;
+
+/** Stored scope as an array, whichever dialect returned it. */
+export function storedScopes(row: Pick<ApiKeyRow, 'scopes'>): string[] | null {
+  if (row.scopes == null) return null;
+  return typeof row.scopes === 'string' ? (JSON.parse(row.scopes) as string[]) : row.scopes;
+}
+
+export async function findKeyByDigest(db: Db, digest: string): Promise<ApiKeyRow | undefined> {
+  return db.selectFrom('api_keys').selectAll().where('digest', '=', digest).executeTakeFirst();
+}
+
+export async function findKeysByIds(db: Db, ids: readonly string[]): Promise<ApiKeyRow[]> {
+  if (ids.length === 0) return [];
+  return db.selectFrom('api_keys').selectAll().where('id', 'in', ids).execute();
+}
+
+export async function insertKey(trx: Transaction<Database>, key: NewApiKey): Promise<void> {
+  await trx.insertInto('api_keys').values(key).execute();
+}
+
+export interface KeyListFilter {
+  environmentId: string;
+  categories?: readonly ApiKeyCategory[] | null;
+  statuses?: readonly ApiKeyStatus[] | null;
+  now: Date;
+}
+
+/** SQL twin of keyStatus(): the same rule, evaluated by the database for filtering. */
+function statusCondition(status: ApiKeyStatus, now: Date) {
+  const nowIso = now.toISOString();
+  const soonIso = new Date(now.getTime() + EXPIRING_SOON_WINDOW_MS).toISOString();
+  return (eb: ExpressionBuilder<Database, 'api_keys'>) => {
+    switch (status) {
+      case 'EXPIRED':
+        return eb.or([eb('revoked_at', 'is not', null), eb('expires_at', '<=', nowIso)]);
+      case 'EXPIRING_SOON':
+        return eb.and([eb('revoked_at', 'is', null), eb('expires_at', '>', nowIso), eb('expires_at', '<=', soonIso)]);
+      case 'ACTIVE':
+        return eb.and([eb('revoked_at', 'is', null), eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', soonIso)])]);
+    }
+  };
+}
+
+function filtered(db: Db, filter: KeyListFilter) {
+  let query = db
+    .selectFrom('api_keys')
+    .where('environment_id', '=', filter.environmentId)
+    .where('deleted_at', 'is', null);
+  if (filter.categories?.length) {
+    query = query.where('type', 'in', filter.categories.flatMap((c) => TYPES_BY_CATEGORY[c]));
+  }
+  if (filter.statuses?.length) {
+    const statuses = filter.statuses;
+    query = query.where((eb) => eb.or(statuses.map((s) => statusCondition(s, filter.now)(eb))));
+  }
+  return query;
+}
+
+/** Keys of one environment in creation order, one row beyond the page to detect a next page. */
+export async function listKeys(db: Db, filter: KeyListFilter, page: PageRequest): Promise<ApiKeyRow[]> {
+  let query = filtered(db, filter).selectAll();
+  if (page.afterId) query = query.where('id', '>', page.afterId);
+  return query.orderBy('id', 'asc').limit(page.size + 1).execute();
+}
+
+export async function countKeys(db: Db, filter: KeyListFilter): Promise<number> {
+  const row = await filtered(db, filter).select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow();
+  return Number(row.n);
+}

@@ -1,0 +1,123 @@
+import { builder } from '../../builder.js';
+import { ActorRef } from '../audit/audit.schema.js';
+import { KeyAuditEventConnectionRef } from '../audit/audit.schema.js';
+import { NodeRef, connectionType, pageArgs } from '../common/common.schema.js';
+import { EnvironmentRef } from '../environment/environment.schema.js';
+import { P } from '../permission/permission.catalogue.js';
+import { requires } from '../permission/permission.guard.js';
+import { keyScopes } from '../permission/permission.model.js';
+import { integrationTypeOfKey } from './api-key.integration.js';
+import { storedScopes } from './api-key.repository.js';
+import { KEY_PREFIX, type IssuedKey, getApiKey, listApiKeys, listKeyAuditLog } from './api-key.service.js';
+import { maskKey } from './api-key.secret.js';
+import { GRACE_PERIODS, keyCategory, keyStatus } from './api-key.status.js';
+import { API_KEY_TYPES, type ApiKeyRow } from './api-key.table.js';
+
+export const ApiKeyTypeEnum = builder.enumType('ApiKeyType', { values: API_KEY_TYPES });
+export const ApiKeyCategoryEnum = builder.enumType('ApiKeyCategory', {
+  description: "The list filter's Type: DEFAULT is full access, publishable and integration keys.",
+  values: ['DEFAULT', 'SCOPED'] as const,
+});
+export const ApiKeyStatusEnum = builder.enumType('ApiKeyStatus', {
+  values: ['ACTIVE', 'EXPIRING_SOON', 'EXPIRED'] as const,
+});
+export const GracePeriodEnum = builder.enumType('GracePeriod', {
+  values: Object.keys(GRACE_PERIODS) as (keyof typeof GRACE_PERIODS)[],
+});
+
+export const ApiKeyRef = builder.objectRef<ApiKeyRow>('ApiKey');
+
+ApiKeyRef.implement({
+  interfaces: [NodeRef],
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name'),
+    description: t.exposeString('description', { nullable: true }),
+    type: t.field({ type: ApiKeyTypeEnum, resolve: (k) => k.type }),
+    category: t.field({ type: ApiKeyCategoryEnum, resolve: (k) => keyCategory(k.type) }),
+    maskedKey: t.string({
+      description: 'Prefix and last four characters, e.g. server-••••3f9a. Never the secret.',
+      resolve: (k) => maskKey(KEY_PREFIX[k.type], k.last4),
+    }),
+    status: t.field({ type: ApiKeyStatusEnum, resolve: (k, _args, ctx) => keyStatus(k, ctx.clock.now()) }),
+    expiresAt: t.field({ type: 'DateTime', nullable: true, resolve: (k) => k.expires_at }),
+    revokedAt: t.field({ type: 'DateTime', nullable: true, resolve: (k) => k.revoked_at }),
+    createdAt: t.field({ type: 'DateTime', resolve: (k) => k.created_at }),
+    lastUsedAt: t.field({ type: 'DateTime', nullable: true, resolve: (k) => k.last_used_at }),
+    environment: t.field({
+      type: EnvironmentRef,
+      resolve: async (k, _args, ctx) => (await ctx.loaders.environment.load(k.environment_id))!,
+    }),
+    scopes: t.stringList({
+      resolve: async (k, _args, ctx) =>
+        keyScopes({ type: k.type, scopes: storedScopes(k), integrationType: await integrationTypeOfKey(ctx.db, k) }),
+    }),
+    scopesEditable: t.boolean({ resolve: (k) => k.type === 'SCOPED' }),
+    nameEditable: t.boolean({ resolve: (k) => k.type === 'SCOPED' }),
+    rotatedFrom: t.field({
+      type: ApiKeyRef,
+      nullable: true,
+      resolve: (k, _args, ctx) => (k.rotated_from_id ? ctx.loaders.apiKey.load(k.rotated_from_id) : null),
+    }),
+    rotatedTo: t.field({
+      type: ApiKeyRef,
+      nullable: true,
+      resolve: (k, _args, ctx) => (k.rotated_to_id ? ctx.loaders.apiKey.load(k.rotated_to_id) : null),
+    }),
+    createdBy: t.field({
+      type: ActorRef,
+      resolve: (k) => ({ type: k.created_by_type, id: k.created_by_id, displayName: k.created_by_name }),
+    }),
+    auditLog: t.field({
+      ...requires([P.apiKeysRead]),
+      type: KeyAuditEventConnectionRef,
+      description: 'Lifecycle events of this key, newest first.',
+      args: pageArgs(t),
+      resolve: (k, args, ctx) => listKeyAuditLog(ctx, k, args),
+    }),
+  }),
+});
+
+export const IssuedApiKeyRef = builder.objectRef<IssuedKey>('IssuedApiKey').implement({
+  fields: (t) => ({
+    apiKey: t.field({ type: ApiKeyRef, resolve: (i) => i.row }),
+    secret: t.string({ description: 'Shown here once; later only through ApiKey.secret.', resolve: (i) => i.secret }),
+  }),
+});
+
+const ApiKeyFilter = builder.inputType('ApiKeyFilter', {
+  fields: (t) => ({
+    categories: t.field({ type: [ApiKeyCategoryEnum], required: false }),
+    statuses: t.field({ type: [ApiKeyStatusEnum], required: false }),
+  }),
+});
+
+const ApiKeyConnectionRef = connectionType('ApiKey', ApiKeyRef);
+
+builder.queryFields((t) => ({
+  apiKeys: t.field({
+    ...requires([P.apiKeysRead]),
+    type: ApiKeyConnectionRef,
+    description: "Keys of an environment in creation order. environmentId defaults to the calling key's environment; users must pass it.",
+    args: {
+      environmentId: t.arg.id({ required: false }),
+      filter: t.arg({ type: ApiKeyFilter, required: false }),
+      ...pageArgs(t),
+    },
+    resolve: (_root, args, ctx) =>
+      listApiKeys(ctx, {
+        environmentId: args.environmentId == null ? null : String(args.environmentId),
+        categories: args.filter?.categories,
+        statuses: args.filter?.statuses,
+        first: args.first,
+        after: args.after,
+      }),
+  }),
+  apiKey: t.field({
+    ...requires([P.apiKeysRead]),
+    type: ApiKeyRef,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => getApiKey(ctx, String(args.id)),
+  }),
+}));

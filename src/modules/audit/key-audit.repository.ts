@@ -1,0 +1,54 @@
+import { type Kysely, type Transaction, sql } from 'kysely';
+import type { Database } from '../../database/database.js';
+import { newId } from '../../shared/ids.js';
+import type { PageRequest } from '../../shared/pagination.js';
+import type { Actor } from './actor.js';
+import type { KeyAuditEventRow, KeyAuditEventType } from './key-audit.table.js';
+
+export interface KeyAuditEntry {
+  keyId: string;
+  environmentId: string;
+  event: KeyAuditEventType;
+  actor: Actor;
+  details?: Record<string, unknown> | null;
+  at: Date;
+}
+
+/** Records a lifecycle event. Takes a transaction: the event commits with the change or not at all. */
+export async function recordKeyEvent(trx: Transaction<Database>, entry: KeyAuditEntry): Promise<void> {
+  await trx
+    .insertInto('key_audit_events')
+    .values({
+      id: newId('kae'),
+      key_id: entry.keyId,
+      environment_id: entry.environmentId,
+      event: entry.event,
+      actor_type: entry.actor.type,
+      actor_id: entry.actor.id,
+      actor_name: entry.actor.displayName,
+      details: entry.details ? JSON.stringify(entry.details) : null,
+      created_at: entry.at.toISOString(),
+    })
+    .execute();
+}
+
+/** Newest first. */
+export async function listKeyEvents(db: Kysely<Database>, keyId: string, page: PageRequest): Promise<KeyAuditEventRow[]> {
+  let query = db.selectFrom('key_audit_events').selectAll().where('key_id', '=', keyId);
+  if (page.afterId) query = query.where('id', '<', page.afterId);
+  return query.orderBy('id', 'desc').limit(page.size + 1).execute();
+}
+
+export async function countKeyEvents(db: Kysely<Database>, keyId: string): Promise<number> {
+  const row = await db
+    .selectFrom('key_audit_events')
+    .select(sql<number>`count(*)`.as('n'))
+    .where('key_id', '=', keyId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+export function eventDetails(row: Pick<KeyAuditEventRow, 'details'>): Record<string, unknown> | null {
+  if (row.details == null) return null;
+  return typeof row.details === 'string' ? (JSON.parse(row.details) as Record<string, unknown>) : row.details;
+}

@@ -1,0 +1,71 @@
+import type { Deps } from '../../deps.js';
+import { findMembershipsOfUser, findUsersByIds } from '../account/account.repository.js';
+import { integrationTypeOfKey } from '../api-key/api-key.integration.js';
+import { findKeyByDigest, storedScopes } from '../api-key/api-key.repository.js';
+import { digestKey, digestsEqual, isWellFormedKey } from '../api-key/api-key.secret.js';
+import { canAuthenticate } from '../api-key/api-key.status.js';
+import type { ApiKeyRow } from '../api-key/api-key.table.js';
+import { type IntegrationType, keyGrants } from '../permission/permission.model.js';
+import { type Principal, unionOfRoleGrants } from './principal.js';
+
+/** Longest credential we look at; anything longer is rejected without work. */
+const MAX_CREDENTIAL_LENGTH = 4096;
+
+export type Credential = { kind: 'api_key'; value: string } | { kind: 'session'; value: string };
+
+/**
+ * Reads the one credential of a request: `X-API-Key`, or `Authorization:
+ * Bearer` carrying a key (by its prefix) or a session token. Two different
+ * credentials at once are ambiguous and refused.
+ */
+export function readCredential(headers: Headers): Credential | null | 'invalid' {
+  const apiKey = headers.get('x-api-key');
+  const authorization = headers.get('authorization');
+  let bearer: string | null = null;
+  if (authorization !== null) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (!match?.[1]) return 'invalid';
+    bearer = match[1];
+  }
+  if (apiKey !== null && bearer !== null && apiKey.trim() !== bearer) return 'invalid';
+  const value = (apiKey ?? bearer)?.trim();
+  if (value === undefined) return null;
+  if (value.length === 0 || value.length > MAX_CREDENTIAL_LENGTH) return 'invalid';
+  if (apiKey !== null || value.startsWith('server-') || value.startsWith('client-')) return { kind: 'api_key', value };
+  return { kind: 'session', value };
+}
+
+export function principalForKey(key: ApiKeyRow, integrationType: IntegrationType | null): Principal {
+  return {
+    kind: 'API_KEY',
+    key,
+    grants: keyGrants({ type: key.type, scopes: storedScopes(key), integrationType }),
+    actor: { type: 'API_KEY', id: key.id, displayName: key.name },
+  };
+}
+
+/** Verifies an API key: format and checksum first (no I/O), then digest lookup and status. */
+export async function authenticateKey(deps: Deps, secret: string): Promise<Principal | null> {
+  if (!isWellFormedKey(secret)) return null;
+  const digest = digestKey(secret);
+  const key = await findKeyByDigest(deps.db, digest);
+  if (!key || !digestsEqual(key.digest, digest) || !canAuthenticate(key, deps.clock.now())) return null;
+  deps.keyUsage.touch(key.id);
+  return principalForKey(key, await integrationTypeOfKey(deps.db, key));
+}
+
+export async function authenticateSession(deps: Deps, token: string): Promise<Principal | null> {
+  const userId = await deps.sessions.verify(token);
+  if (!userId) return null;
+  const [user] = await findUsersByIds(deps.db, [userId]);
+  if (!user) return null;
+  const memberships = await findMembershipsOfUser(deps.db, user.id);
+  const roles = new Map(memberships.map((m) => [m.account_id, m.role]));
+  return {
+    kind: 'USER',
+    user,
+    roles,
+    grants: unionOfRoleGrants(roles.values()),
+    actor: { type: 'USER', id: user.id, displayName: user.email },
+  };
+}

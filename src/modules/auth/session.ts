@@ -1,0 +1,48 @@
+import { SignJWT, jwtVerify } from 'jose';
+import type { Clock } from '../../shared/clock.js';
+
+const ALGORITHM = 'HS256';
+const ISSUER = 'keygate';
+
+/** Mints and verifies user session tokens: HS256 JWTs with `sub` = user id and a required `exp`. */
+export class SessionTokens {
+  constructor(
+    private readonly secret: Uint8Array,
+    private readonly clock: Clock,
+  ) {}
+
+  async mint(userId: string, ttlSeconds: number): Promise<string> {
+    const iat = Math.floor(this.clock.now().getTime() / 1000);
+    return new SignJWT({})
+      .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
+      .setSubject(userId)
+      .setIssuer(ISSUER)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + ttlSeconds)
+      .sign(this.secret);
+  }
+
+  /** The user id, or null for anything that does not verify (bad signature, `alg: none`, expired, no `exp`). */
+  async verify(token: string): Promise<string | null> {
+    try {
+      const { payload } = await jwtVerify(token, this.secret, {
+        algorithms: [ALGORITHM],
+        issuer: ISSUER,
+        requiredClaims: ['exp', 'sub'],
+        currentDate: this.clock.now(),
+      });
+      return typeof payload.sub === 'string' ? payload.sub : null;
+    } catch {
+      return null;
+    }
+  }
+}
+
+const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** Parses `90s`, `15m`, `12h`, `7d` (or bare seconds) into seconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+)([smhd]?)$/.exec(text.trim());
+  if (!match) throw new Error(`Invalid duration "${text}": use e.g. 30m, 12h or 7d.`);
+  return Number(match[1]) * (UNITS[match[2] || 's'] ?? 1);
+}

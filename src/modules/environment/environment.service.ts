@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import type { Transaction } from 'kysely';
+import type { RequestContext } from '../../context.js';
+import type { Database } from '../../database/database.js';
+import type { Deps } from '../../deps.js';
+import { badInput, notFound } from '../../shared/errors.js';
+import { newId } from '../../shared/ids.js';
+import { requireText } from '../../shared/validation.js';
+import { DEFAULT_KEY_NAMES, type IssuedKey, issueKey } from '../api-key/api-key.service.js';
+import type { Actor } from '../audit/actor.js';
+import { grantsOn } from '../auth/principal.js';
+import { P } from '../permission/permission.catalogue.js';
+import { assertGranted } from '../permission/permission.assert.js';
+import type { Grants } from '../permission/permission.model.js';
+import { findEnvironmentsOfAccounts, findSlugsOfAccount, insertEnvironment } from './environment.repository.js';
+import type { EnvironmentRow } from './environment.table.js';
+
+export const ENVIRONMENT_NAME_MAX = 100;
+
+/** An environment the caller can reach, with the caller's grants in it; NOT_FOUND otherwise. */
+export async function reachEnvironment(ctx: RequestContext, id: string): Promise<{ env: EnvironmentRow; grants: Grants }> {
+  const env = await ctx.loaders.environment.load(id);
+  const grants = env ? grantsOn(ctx.principal, { account_id: env.account_id, environment_id: env.id }) : null;
+  if (!env || !grants) throw notFound('Environment');
+  return { env, grants };
+}
+
+/** The environment an operation targets: the argument, or the calling key's own environment. */
+export async function resolveEnvironment(ctx: RequestContext, environmentId: string | null | undefined) {
+  if (environmentId != null) return reachEnvironment(ctx, environmentId);
+  if (ctx.principal.kind === 'API_KEY') return reachEnvironment(ctx, ctx.principal.key.environment_id);
+  throw badInput('environmentId', 'is required when calling with a user session.');
+}
+
+/** Environments the caller can see: its own for a key, every environment of the user's accounts. */
+export async function listEnvironments(ctx: RequestContext, accountId?: string): Promise<EnvironmentRow[]> {
+  const { principal } = ctx;
+  if (principal.kind === 'API_KEY') {
+    if (accountId && accountId !== principal.key.account_id) return [];
+    return [(await reachEnvironment(ctx, principal.key.environment_id)).env];
+  }
+  const accounts = accountId ? [accountId].filter((id) => principal.roles.has(id)) : [...principal.roles.keys()];
+  const envs = await findEnvironmentsOfAccounts(ctx.db, accounts);
+  for (const env of envs) ctx.loaders.environment.prime(env.id, env);
+  return envs;
+}
+
+export function slugify(name: string): string {
+  return (
+    name
+      .normalize('NFKD')
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 48) || 'environment'
+  );
+}
+
+export interface ProvisionedEnvironment {
+  env: EnvironmentRow;
+  fullAccess: IssuedKey;
+  publishable: IssuedKey;
+}
+
+/** Creates an environment with its signing secret, full access key and publishable key, in one transaction. */
+export async function provisionEnvironment(
+  trx: Transaction<Database>,
+  deps: Pick<Deps, 'secretBox'>,
+  input: { accountId: string; name: string; actor: Actor; now: Date },
+): Promise<ProvisionedEnvironment> {
+  const taken = new Set(await findSlugsOfAccount(trx, input.accountId));
+  const base = slugify(input.name);
+  let slug = base;
+  for (let n = 2; taken.has(slug); n++) slug = `${base}-${n}`;
+  const id = newId('env');
+  const env: EnvironmentRow = {
+    id,
+    account_id: input.accountId,
+    name: input.name,
+    slug,
+    client_side_security: 'NOT_ENFORCED',
+    signing_secret_encrypted: deps.secretBox.seal(randomBytes(32).toString('hex'), id),
+    created_at: input.now.toISOString(),
+  };
+  await insertEnvironment(trx, env);
+  const common = { accountId: input.accountId, environmentId: id, description: null, scopes: null, actor: input.actor, now: input.now };
+  const fullAccess = await issueKey(trx, deps, { ...common, type: 'FULL_ACCESS', name: DEFAULT_KEY_NAMES.FULL_ACCESS });
+  const publishable = await issueKey(trx, deps, { ...common, type: 'PUBLISHABLE', name: DEFAULT_KEY_NAMES.PUBLISHABLE });
+  return { env, fullAccess, publishable };
+}
+
+/** createEnvironment: account owners only (a session, not a key). */
+export async function createEnvironment(ctx: RequestContext, input: { accountId: string; name: string }) {
+  const { principal } = ctx;
+  const account = await ctx.loaders.account.load(input.accountId);
+  const grants = account ? grantsOn(principal, { account_id: account.id }) : null;
+  if (!account || !grants) throw notFound('Account');
+  assertGranted(grants, P.manageAccount);
+  const name = requireText('name', input.name, ENVIRONMENT_NAME_MAX);
+  return ctx.db.transaction().execute((trx) =>
+    provisionEnvironment(trx, ctx.deps, { accountId: account.id, name, actor: principal.actor, now: ctx.clock.now() }),
+  );
+}
+
+/** The HMAC signing secret for customer tokens: owners and the full access key only. */
+export async function revealSigningSecret(ctx: RequestContext, env: EnvironmentRow): Promise<string> {
+  const { grants } = await reachEnvironment(ctx, env.id);
+  assertGranted(grants, P.manageEnvironment);
+  return ctx.deps.secretBox.open(env.signing_secret_encrypted, env.id);
+}
+

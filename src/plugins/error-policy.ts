@@ -1,0 +1,55 @@
+import { GraphQLError } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { Logger } from 'pino';
+import type { RequestContext } from '../context.js';
+import { ErrorCode, KeygateError } from '../shared/errors.js';
+
+function withCode(error: GraphQLError, code: ErrorCode, message = error.message, extra: Record<string, unknown> = {}): GraphQLError {
+  return new GraphQLError(message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions: { ...error.extensions, code, ...extra },
+  });
+}
+
+/**
+ * Every error leaves with a code from the closed set (SPEC §7): expected
+ * failures keep theirs, document and variable errors become BAD_USER_INPUT,
+ * anything unexpected is logged and masked to INTERNAL with the request id.
+ */
+export function classifyError(error: GraphQLError, requestId: string, logger: Logger): GraphQLError {
+  const original = error.originalError;
+  if (original instanceof KeygateError || (!original && typeof error.extensions.code === 'string' && error.extensions.code in ErrorCode)) {
+    return error;
+  }
+  if (!original || original instanceof GraphQLError) return withCode(error, ErrorCode.BAD_USER_INPUT);
+  logger.error({ err: original, requestId, path: error.path?.join('.') }, 'unexpected error');
+  return new GraphQLError(`Internal error. Request id: ${requestId}`, {
+    nodes: error.nodes,
+    positions: error.positions,
+    path: error.path,
+    extensions: { code: ErrorCode.INTERNAL, requestId },
+  });
+}
+
+export function useErrorPolicy(logger: Logger): Plugin<RequestContext> {
+  return {
+    onValidate() {
+      return ({ result, setResult }) => {
+        if (result.length) setResult(result.map((e) => withCode(e, ErrorCode.BAD_USER_INPUT)));
+      };
+    },
+    onExecute({ args }) {
+      const { requestId } = args.contextValue;
+      return {
+        onExecuteDone({ result, setResult }) {
+          if (!('errors' in result) || !result.errors?.length) return;
+          setResult({ ...result, errors: result.errors.map((e) => classifyError(e, requestId, logger)) });
+        },
+      };
+    },
+  };
+}
