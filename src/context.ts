@@ -9,6 +9,8 @@ import type { ApiKeyRow } from './modules/api-key/api-key.table.js';
 import type { Principal } from './modules/auth/principal.js';
 import { findEnvironmentsByIds } from './modules/environment/environment.repository.js';
 import type { EnvironmentRow } from './modules/environment/environment.table.js';
+import { findIntegrationsByIds } from './modules/integration/integration.repository.js';
+import type { IntegrationRow } from './modules/integration/integration.table.js';
 import type { Clock } from './shared/clock.js';
 
 /** Everything a resolver or service sees for one request. Built once per request. */
@@ -35,6 +37,7 @@ export function createLoaders(db: Kysely<Database>) {
     user: byId<UserRow>((ids) => findUsersByIds(db, ids)),
     environment: byId<EnvironmentRow>((ids) => findEnvironmentsByIds(db, ids)),
     apiKey: byId<ApiKeyRow>((ids) => findKeysByIds(db, ids)),
+    integration: byId<IntegrationRow>((ids) => findIntegrationsByIds(db, ids)),
   };
 }
 export type Loaders = ReturnType<typeof createLoaders>;

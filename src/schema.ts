@@ -6,6 +6,7 @@ import './modules/account/account.schema.js';
 import './modules/environment/environment.schema.js';
 import './modules/api-key/api-key.schema.js';
 import './modules/audit/audit.schema.js';
+import './modules/integration/integration.schema.js';
 
 builder.queryType({});
 builder.mutationType({});

@@ -73,6 +73,19 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex('api_keys_environment_idx').on('api_keys').columns(['environment_id', 'id']).execute();
 
   await db.schema
+    .createTable('integrations')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+    .addColumn('environment_id', 'text', (c) => c.notNull().references('environments.id').onDelete('cascade'))
+    .addColumn('type', 'text', (c) => c.notNull())
+    .addColumn('api_key_id', 'text', (c) => c.notNull().references('api_keys.id'))
+    .addColumn('connected_at', t.timestamp, (c) => c.notNull())
+    // Disconnected integrations keep their row so the key's audit trail and activity still resolve.
+    .addColumn('disconnected_at', t.timestamp)
+    .execute();
+  await db.schema.createIndex('integrations_environment_idx').on('integrations').columns(['environment_id', 'id']).execute();
+
+  await db.schema
     .createTable('key_audit_events')
     // ULID ids: ordering by id is ordering by time, which the log's pagination relies on.
     .addColumn('id', 'text', (c) => c.primaryKey())
@@ -89,7 +102,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  for (const table of ['key_audit_events', 'api_keys', 'environments', 'memberships', 'users', 'accounts']) {
+  for (const table of ['key_audit_events', 'integrations', 'api_keys', 'environments', 'memberships', 'users', 'accounts']) {
     await db.schema.dropTable(table).ifExists().execute();
   }
 }

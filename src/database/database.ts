@@ -2,6 +2,7 @@ import type { AccountTable, MembershipTable, UserTable } from '../modules/accoun
 import type { ApiKeyTable } from '../modules/api-key/api-key.table.js';
 import type { KeyAuditEventTable } from '../modules/audit/key-audit.table.js';
 import type { EnvironmentTable } from '../modules/environment/environment.table.js';
+import type { IntegrationTable } from '../modules/integration/integration.table.js';
 
 /** Every table Keygate owns. Column names are snake_case, as in the migrations. */
 export interface Database {
@@ -10,5 +11,6 @@ export interface Database {
   memberships: MembershipTable;
   environments: EnvironmentTable;
   api_keys: ApiKeyTable;
+  integrations: IntegrationTable;
   key_audit_events: KeyAuditEventTable;
 }

@@ -1,29 +1,16 @@
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { FileMigrationProvider, type Kysely, type MigrationResultSet, Migrator } from 'kysely';
+import { type Kysely, type MigrationResultSet, Migrator, NO_MIGRATIONS } from 'kysely';
+import { migrations } from '../../db/migrations/index.js';
 
-const MIGRATIONS_DIR = fileURLToPath(new URL('../../db/migrations', import.meta.url));
-
-/** Dated migration files in db/migrations; helper modules there (no `up`) are skipped. */
-class MigrationFolder extends FileMigrationProvider {
-  constructor() {
-    super({ fs, path, migrationFolder: MIGRATIONS_DIR });
-  }
-  override async getMigrations() {
-    const all = await super.getMigrations();
-    return Object.fromEntries(Object.entries(all).filter(([name]) => /^\d{4}-\d{2}-\d{2}T/.test(name)));
-  }
-}
-
+/** The dated migrations of db/migrations, listed statically so bundlers and test runners see them. */
 export function createMigrator(db: Kysely<any>): Migrator {
-  return new Migrator({ db, provider: new MigrationFolder() });
+  return new Migrator({ db, provider: { getMigrations: async () => migrations } });
 }
 
 function unwrap(result: MigrationResultSet): string[] {
   if (result.error) {
     const failed = result.results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new Error(`Migration ${failed} failed: ${(result.error as Error).message ?? result.error}`);
+    const reason = result.error instanceof Error ? result.error.message : String(result.error);
+    throw new Error(`Migration ${failed} failed: ${reason}`);
   }
   return (result.results ?? []).map((r) => r.migrationName);
 }
@@ -35,6 +22,5 @@ export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
 
 /** Undoes every migration (tests prove each `down` works). */
 export async function migrateDownToZero(db: Kysely<any>): Promise<string[]> {
-  const { NO_MIGRATIONS } = await import('kysely');
   return unwrap(await createMigrator(db).migrateTo(NO_MIGRATIONS));
 }

@@ -73,7 +73,7 @@ ViewerRef.implement({
       description: 'Effective permissions of an API key caller; empty for users.',
       resolve: async (p, _args, ctx) =>
         p.kind === 'API_KEY'
-          ? keyScopes({ type: p.key.type, scopes: storedScopes(p.key), integrationType: await integrationTypeOfKey(ctx.db, p.key) })
+          ? keyScopes({ type: p.key.type, scopes: storedScopes(p.key), integrationType: await integrationTypeOfKey(ctx.loaders.integration, p.key) })
           : [],
     }),
   }),

@@ -50,7 +50,7 @@ ApiKeyRef.implement({
     }),
     scopes: t.stringList({
       resolve: async (k, _args, ctx) =>
-        keyScopes({ type: k.type, scopes: storedScopes(k), integrationType: await integrationTypeOfKey(ctx.db, k) }),
+        keyScopes({ type: k.type, scopes: storedScopes(k), integrationType: await integrationTypeOfKey(ctx.loaders.integration, k) }),
     }),
     scopesEditable: t.boolean({ resolve: (k) => k.type === 'SCOPED' }),
     nameEditable: t.boolean({ resolve: (k) => k.type === 'SCOPED' }),

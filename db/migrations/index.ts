@@ -1,0 +1,7 @@
+import type { Migration } from 'kysely';
+import * as foundation from './2026-11-28T0900_foundation.js';
+
+/** Every migration, by its dated name; the migrator applies them in name order. */
+export const migrations: Record<string, Migration> = {
+  '2026-11-28T0900_foundation': foundation,
+};

@@ -1,0 +1,121 @@
+import { SignJWT, UnsecuredJWT } from 'jose';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ViewerDocument } from '../../src/client/generated/graphql.js';
+import { HOUR } from '../../src/shared/clock.js';
+import { type Tenant, type TestKeygate, codes, seedTenant, startTestKeygate } from '../harness/keygate.js';
+
+let t: TestKeygate;
+let tenant: Tenant;
+beforeAll(async () => {
+  t = await startTestKeygate();
+  tenant = await seedTenant(t);
+});
+
+const viewer = (headers: Record<string, string>) => t.run(ViewerDocument, {}, { headers });
+
+describe('authentication', () => {
+  it('accepts an API key in X-API-Key and in Authorization: Bearer', async () => {
+    const key = tenant.dev.fullAccessKey.secret;
+    for (const headers of [{ 'x-api-key': key }, { authorization: `Bearer ${key}` }, { authorization: `bearer ${key}` }]) {
+      const { status, body } = await viewer(headers);
+      expect(status).toBe(200);
+      expect(body.data?.viewer.kind).toBe('API_KEY');
+      expect(body.data?.viewer.apiKey?.id).toBe(tenant.dev.fullAccessKey.row.id);
+    }
+  });
+
+  it('accepts a session token and identifies the user with their memberships', async () => {
+    const { body } = await viewer({ authorization: `Bearer ${tenant.owner.token}` });
+    expect(body.data?.viewer).toMatchObject({
+      kind: 'USER',
+      permissions: [],
+      user: { id: tenant.owner.id, email: tenant.owner.email },
+      memberships: [{ role: 'OWNER', account: { id: tenant.accountId, plan: 'SCALE' } }],
+      apiKey: null,
+      environment: null,
+    });
+  });
+
+  it('answers every failure with the same 401 message, never hinting whether the key exists', async () => {
+    const expired = await tenant.scopedKey(['customers:read']);
+    await t.keygate.deps.db.updateTable('api_keys').set({ revoked_at: t.clock.now().toISOString() }).where('id', '=', expired.row.id).execute();
+    const cases: Record<string, string>[] = [
+      {},
+      { 'x-api-key': '' },
+      { 'x-api-key': 'server-short' },
+      { 'x-api-key': expired.secret },
+      { 'x-api-key': 'x'.repeat(10_000) },
+      { authorization: 'Basic dXNlcjpwYXNz' },
+      { authorization: 'Bearer' },
+      { authorization: 'Bearer not.a.jwt' },
+      // Two different credentials at once are ambiguous.
+      { 'x-api-key': tenant.dev.fullAccessKey.secret, authorization: `Bearer ${tenant.owner.token}` },
+    ];
+    const messages = new Set<string>();
+    for (const headers of cases) {
+      const { status, body } = await viewer(headers);
+      expect(status, JSON.stringify(headers).slice(0, 80)).toBe(401);
+      expect(codes(body)).toEqual(['UNAUTHENTICATED']);
+      messages.add(body.errors![0]!.message);
+    }
+    expect(messages.size).toBe(1);
+  });
+
+  it('refuses forged session tokens: alg none, wrong secret, expired, no exp', async () => {
+    const now = Math.floor(t.clock.now().getTime() / 1000);
+    const none = new UnsecuredJWT({}).setSubject(tenant.owner.id).setIssuer('keygate').setExpirationTime(now + 3600).encode();
+    const wrongSecret = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(tenant.owner.id)
+      .setIssuer('keygate')
+      .setExpirationTime(now + 3600)
+      .sign(new TextEncoder().encode('x'.repeat(32)));
+    const expired = await t.keygate.deps.sessions.mint(tenant.owner.id, 60);
+    t.clock.advance(HOUR);
+    try {
+      for (const token of [none, wrongSecret, expired]) {
+        const { status } = await viewer({ authorization: `Bearer ${token}` });
+        expect(status).toBe(401);
+      }
+    } finally {
+      t.clock.advance(-HOUR);
+    }
+  });
+
+  it('fails a key the instant it expires (status is computed from the clock)', async () => {
+    const key = await tenant.scopedKey(['customers:read']);
+    const expiry = new Date(t.clock.now().getTime() + HOUR);
+    await t.keygate.deps.db.updateTable('api_keys').set({ expires_at: expiry.toISOString() }).where('id', '=', key.row.id).execute();
+    expect((await viewer({ 'x-api-key': key.secret })).status).toBe(200);
+    t.clock.set(new Date(expiry.getTime() - 1));
+    expect((await viewer({ 'x-api-key': key.secret })).status).toBe(200);
+    t.clock.set(expiry);
+    expect((await viewer({ 'x-api-key': key.secret })).status).toBe(401);
+    t.clock.set('2026-06-01T12:00:00.000Z');
+  });
+
+  it('reports the publishable key with its fixed client scope', async () => {
+    const { body } = await viewer({ 'x-api-key': tenant.dev.publishableKey.secret });
+    expect(body.data?.viewer).toMatchObject({
+      kind: 'API_KEY',
+      permissions: ['customers:read_public', 'subscriptions:read_public'],
+      apiKey: { type: 'PUBLISHABLE', name: 'Publishable key' },
+      environment: { id: tenant.dev.id, slug: 'development' },
+    });
+  });
+
+  it('records lastUsedAt off the request path, in a later batch', async () => {
+    const key = await tenant.scopedKey(['customers:read']);
+    await viewer({ 'x-api-key': key.secret });
+    await t.keygate.deps.keyUsage.flush();
+    const row = await t.keygate.deps.db.selectFrom('api_keys').select('last_used_at').where('id', '=', key.row.id).executeTakeFirstOrThrow();
+    expect(row.last_used_at).toBe(t.clock.now().toISOString());
+  });
+
+  it('returns a request id header on every response', async () => {
+    const ok = await t.fetch({ query: '{ viewer { kind } }' }, { 'x-api-key': tenant.dev.fullAccessKey.secret });
+    const denied = await t.fetch({ query: '{ viewer { kind } }' });
+    expect(ok.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(denied.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});

@@ -1,0 +1,104 @@
+import type { ExecutionResult } from 'graphql';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { generateKeySecret } from '../../src/modules/api-key/api-key.secret.js';
+import { type Credential, type Tenant, type TestKeygate, codes, seedTenant } from './keygate.js';
+
+export interface SecuredOperation {
+  /**
+   * Runs the operation against objects of `target` (its Development
+   * environment) with `credential`. `data` must be non-null on success.
+   */
+  call(credential: Credential, target: Tenant): Promise<{ status: number; body: ExecutionResult<any> }>;
+  /** Permissions a scoped key needs; omit for "any authenticated caller". */
+  permissions?: string[];
+  /** The operation names an object of the target environment (ids from elsewhere answer NOT_FOUND). */
+  targetsEnvironment: boolean;
+  /** Skip the "scoped key with exactly these permissions succeeds" case (e.g. owner-only operations). */
+  allowedCredential?: (target: Tenant) => Promise<Credential>;
+}
+
+/**
+ * The shared security matrix (STYLE §6): no credential, malformed key, unknown
+ * key, expired key, revoked key, bad session token, missing permission, other
+ * environment and other account, each with its expected code, plus the
+ * allowed twin.
+ */
+export function describeSecurityMatrix(name: string, getT: () => TestKeygate, op: SecuredOperation): void {
+  describe(`security matrix: ${name}`, () => {
+    let t: TestKeygate;
+    let target: Tenant;
+    let other: Tenant;
+    beforeAll(async () => {
+      t = getT();
+      target = await seedTenant(t);
+      other = await seedTenant(t);
+    });
+
+    const expectUnauthenticated = async (credential: Credential) => {
+      const { status, body } = await op.call(credential, target);
+      expect(status).toBe(401);
+      expect(codes(body)).toEqual(['UNAUTHENTICATED']);
+      expect(body.data ?? null).toBeNull();
+    };
+
+    it('rejects a request without a credential (401 UNAUTHENTICATED)', () => expectUnauthenticated(null));
+    it('rejects a malformed key before any database read', async () => {
+      const before = t.keygate.deps.database.stats.statements;
+      await expectUnauthenticated({ key: 'server-not-a-real-key' });
+      await expectUnauthenticated({ key: `${target.dev.fullAccessKey.secret.slice(0, -1)}x` });
+      expect(t.keygate.deps.database.stats.statements).toBe(before);
+    });
+    it('rejects a well-formed but unknown key', () => expectUnauthenticated({ key: generateKeySecret('server-') }));
+    it('rejects an expired key', async () => {
+      const key = await target.scopedKey(op.permissions?.length ? op.permissions : ['customers:read']);
+      await t.keygate.deps.db
+        .updateTable('api_keys')
+        .set({ expires_at: new Date(t.clock.now().getTime() - 1000).toISOString() })
+        .where('id', '=', key.row.id)
+        .execute();
+      await expectUnauthenticated({ key: key.secret });
+    });
+    it('rejects a revoked key', async () => {
+      const key = await target.scopedKey(op.permissions?.length ? op.permissions : ['customers:read']);
+      await t.keygate.deps.db.updateTable('api_keys').set({ revoked_at: t.clock.now().toISOString() }).where('id', '=', key.row.id).execute();
+      await expectUnauthenticated({ key: key.secret });
+    });
+    it('rejects a session token that does not verify', () => expectUnauthenticated({ token: `${target.owner.token.slice(0, -2)}xx` }));
+
+    if (op.permissions?.length) {
+      const permissions = op.permissions;
+      it(`denies a key without ${permissions.join(', ')} (FORBIDDEN naming it)`, async () => {
+        const unrelated = permissions.includes('event_queue:read') ? 'activity:read' : 'event_queue:read';
+        const key = await target.scopedKey([unrelated]);
+        const { body } = await op.call({ key: key.secret }, target);
+        expect(codes(body)).toContain('FORBIDDEN');
+        const message = body.errors?.find((e) => e.extensions?.code === 'FORBIDDEN')?.message ?? '';
+        expect(permissions.some((p) => message.includes(p))).toBe(true);
+      });
+    }
+
+    it('allows a caller that holds what the operation needs', async () => {
+      const credential = op.allowedCredential
+        ? await op.allowedCredential(target)
+        : { key: (await target.scopedKey(op.permissions?.length ? op.permissions : ['event_queue:read'])).secret };
+      const { status, body } = await op.call(credential, target);
+      expect(body.errors ?? []).toEqual([]);
+      expect(status).toBe(200);
+      expect(body.data).not.toBeNull();
+    });
+
+    if (op.targetsEnvironment) {
+      it("answers NOT_FOUND to a key of another environment of the same account", async () => {
+        const { body } = await op.call({ key: target.prod.fullAccessKey.secret }, target);
+        expect(codes(body)).toContain('NOT_FOUND');
+      });
+      it('answers NOT_FOUND to another account, never FORBIDDEN', async () => {
+        for (const credential of [{ key: other.dev.fullAccessKey.secret }, { token: other.owner.token }]) {
+          const { body } = await op.call(credential, target);
+          expect(codes(body)).toContain('NOT_FOUND');
+          expect(codes(body)).not.toContain('FORBIDDEN');
+        }
+      });
+    }
+  });
+}
