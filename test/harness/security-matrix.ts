@@ -1,6 +1,7 @@
 import type { ExecutionResult } from 'graphql';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateKeySecret } from '../../src/modules/api-key/api-key.secret.js';
+import { isCataloguePermission } from '../../src/modules/permission/permission.catalogue.js';
 import { type Credential, type Tenant, type TestKeygate, codes, seedTenant } from './keygate.js';
 
 export interface SecuredOperation {
@@ -11,8 +12,12 @@ export interface SecuredOperation {
   call(credential: Credential, target: Tenant): Promise<{ status: number; body: ExecutionResult<any> }>;
   /** Permissions a scoped key needs; omit for "any authenticated caller". */
   permissions?: string[];
-  /** The operation names an object of the target environment (ids from elsewhere answer NOT_FOUND). */
-  targetsEnvironment: boolean;
+  /**
+   * What the operation names: an object of the target's environment (ids
+   * from another environment or account answer NOT_FOUND), the target's
+   * account (ids from another account answer NOT_FOUND), or nothing.
+   */
+  targets: 'environment' | 'account' | 'none';
   /** Skip the "scoped key with exactly these permissions succeeds" case (e.g. owner-only operations). */
   allowedCredential?: (target: Tenant) => Promise<Credential>;
 }
@@ -43,14 +48,22 @@ export function describeSecurityMatrix(name: string, getT: () => TestKeygate, op
 
     it('rejects a request without a credential (401 UNAUTHENTICATED)', () => expectUnauthenticated(null));
     it('rejects a malformed key before any database read', async () => {
+      await t.keygate.deps.keyUsage.flush();
       const before = t.keygate.deps.database.stats.statements;
       await expectUnauthenticated({ key: 'server-not-a-real-key' });
-      await expectUnauthenticated({ key: `${target.dev.fullAccessKey.secret.slice(0, -1)}x` });
+      const secret = target.dev.fullAccessKey.secret;
+      await expectUnauthenticated({ key: `${secret.slice(0, -1)}${secret.endsWith('x') ? 'y' : 'x'}` });
       expect(t.keygate.deps.database.stats.statements).toBe(before);
     });
     it('rejects a well-formed but unknown key', () => expectUnauthenticated({ key: generateKeySecret('server-') }));
+    // A key that would be allowed if it were valid (or the closest a scoped key can come).
+    const validLookingKey = () => {
+      const assignable = (op.permissions ?? []).filter(isCataloguePermission);
+      return target.scopedKey(assignable.length ? assignable : ['customers:read']);
+    };
+
     it('rejects an expired key', async () => {
-      const key = await target.scopedKey(op.permissions?.length ? op.permissions : ['customers:read']);
+      const key = await validLookingKey();
       await t.keygate.deps.db
         .updateTable('api_keys')
         .set({ expires_at: new Date(t.clock.now().getTime() - 1000).toISOString() })
@@ -59,11 +72,15 @@ export function describeSecurityMatrix(name: string, getT: () => TestKeygate, op
       await expectUnauthenticated({ key: key.secret });
     });
     it('rejects a revoked key', async () => {
-      const key = await target.scopedKey(op.permissions?.length ? op.permissions : ['customers:read']);
+      const key = await validLookingKey();
       await t.keygate.deps.db.updateTable('api_keys').set({ revoked_at: t.clock.now().toISOString() }).where('id', '=', key.row.id).execute();
       await expectUnauthenticated({ key: key.secret });
     });
-    it('rejects a session token that does not verify', () => expectUnauthenticated({ token: `${target.owner.token.slice(0, -2)}xx` }));
+    it('rejects a session token that does not verify', () => {
+      const [header, payload, signature] = target.owner.token.split('.') as [string, string, string];
+      const flipped = signature.slice(0, 10) + (signature[10] === 'A' ? 'B' : 'A') + signature.slice(11);
+      return expectUnauthenticated({ token: `${header}.${payload}.${flipped}` });
+    });
 
     if (op.permissions?.length) {
       const permissions = op.permissions;
@@ -87,13 +104,17 @@ export function describeSecurityMatrix(name: string, getT: () => TestKeygate, op
       expect(body.data).not.toBeNull();
     });
 
-    if (op.targetsEnvironment) {
+    if (op.targets === 'environment') {
       it("answers NOT_FOUND to a key of another environment of the same account", async () => {
         const { body } = await op.call({ key: target.prod.fullAccessKey.secret }, target);
         expect(codes(body)).toContain('NOT_FOUND');
       });
+    }
+    if (op.targets !== 'none') {
       it('answers NOT_FOUND to another account, never FORBIDDEN', async () => {
-        for (const credential of [{ key: other.dev.fullAccessKey.secret }, { token: other.owner.token }]) {
+        // The other tenant's most powerful credentials, which would succeed on their own objects.
+        const strongest = op.allowedCredential ? await op.allowedCredential(other) : { key: other.dev.fullAccessKey.secret };
+        for (const credential of [strongest, { token: other.owner.token }]) {
           const { body } = await op.call(credential, target);
           expect(codes(body)).toContain('NOT_FOUND');
           expect(codes(body)).not.toContain('FORBIDDEN');
