@@ -21,9 +21,10 @@ function servedContractOperations(): string {
 
 const config: CodegenConfig = {
   schema: 'schema.graphql',
+  emitLegacyCommonJSImports: false,
   documents: [servedContractOperations()],
   generates: {
-    'src/client/generated/': {
+    [process.env.KEYGATE_CODEGEN_OUT ?? 'src/client/generated/']: {
       preset: 'client',
       presetConfig: { fragmentMasking: false, gqlTagName: 'graphql' },
       config: { useTypeImports: true, enumsAsTypes: true, scalars: { DateTime: 'string', JSON: 'unknown', ID: 'string' } },

@@ -1,6 +1,6 @@
 import type { DestinationStream } from 'pino';
 import type { Config } from './config.js';
-import { type DatabaseHandle, connectDatabase } from './database/connect.js';
+import { connectDatabase, type DatabaseHandle } from './database/connect.js';
 import { migrateToLatest } from './database/migrator.js';
 import type { Deps } from './deps.js';
 import { KeyUsageRecorder } from './modules/api-key/api-key.usage.js';
@@ -8,7 +8,7 @@ import { SessionTokens } from './modules/auth/session.js';
 import { type Clock, systemClock } from './shared/clock.js';
 import { createLogger } from './shared/logger.js';
 import { SecretBox } from './shared/secret-box.js';
-import { type KeygateYoga, createKeygateYoga } from './yoga.js';
+import { createKeygateYoga, type KeygateYoga } from './yoga.js';
 
 export interface KeygateOptions {
   config: Pick<Config, 'databaseUrl' | 'databasePoolSize' | 'masterKey' | 'sessionSecret' | 'logLevel'>;

@@ -2,7 +2,7 @@ import SchemaBuilder from '@pothos/core';
 import DirectivesPlugin from '@pothos/plugin-directives';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import type { RequestContext } from './context.js';
-import { type ScopeRequirement, missingFor, satisfies } from './modules/permission/permission.model.js';
+import { missingFor, type ScopeRequirement, satisfies } from './modules/permission/permission.model.js';
 import { KeygateError, missingPermission, unauthenticated } from './shared/errors.js';
 
 /** Configures the builder (context, scopes, plugins); defines no types. */
@@ -35,7 +35,9 @@ export const builder = new SchemaBuilder<{
     unauthorizedError: (_parent, ctx, _info, result) => {
       if (!ctx.principal) return unauthenticated();
       const requirement = findRequirement(result.failure);
-      return requirement ? missingPermission(missingFor(ctx.principal.grants, requirement)) : new KeygateError('FORBIDDEN', result.message);
+      return requirement
+        ? missingPermission(missingFor(ctx.principal.grants, requirement))
+        : new KeygateError('FORBIDDEN', result.message);
     },
   },
 });

@@ -1,10 +1,16 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { type Keygate, createKeygate } from './app.js';
+import { createKeygate, type Keygate } from './app.js';
 import { type Config, loadConfig } from './config.js';
 import { migrateToLatest } from './database/migrator.js';
 import { findUserByEmail } from './modules/account/account.repository.js';
-import { type BootstrapResult, addUserToAccount, bootstrapAccount, parsePlan, parseRole } from './modules/account/account.service.js';
+import {
+  addUserToAccount,
+  type BootstrapResult,
+  bootstrapAccount,
+  parsePlan,
+  parseRole,
+} from './modules/account/account.service.js';
 import { parseDuration } from './modules/auth/session.js';
 import { startServer } from './server.js';
 
@@ -136,7 +142,11 @@ export async function main(argv: string[]): Promise<void> {
       const plan = parsePlan(required(values, 'plan'));
       const keygate = await open(config);
       try {
-        const result = await bootstrapAccount(keygate.deps, { name: required(values, 'account'), plan, ownerEmail: required(values, 'owner') });
+        const result = await bootstrapAccount(keygate.deps, {
+          name: required(values, 'account'),
+          plan,
+          ownerEmail: required(values, 'owner'),
+        });
         const json = bootstrapJson(result, await keygate.deps.sessions.mint(result.owner.id, DEFAULT_TOKEN_TTL));
         if (values.json) console.log(JSON.stringify(json));
         else printBootstrap(json);
@@ -146,11 +156,16 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'user': {
-      if (positionals[0] !== 'add') throw new UsageError('Usage: keygate user add --account ID --email EMAIL --role ROLE [--json]');
+      if (positionals[0] !== 'add')
+        throw new UsageError('Usage: keygate user add --account ID --email EMAIL --role ROLE [--json]');
       const role = parseRole(required(values, 'role'));
       const keygate = await open(config);
       try {
-        const { user } = await addUserToAccount(keygate.deps, { accountId: required(values, 'account'), email: required(values, 'email'), role });
+        const { user } = await addUserToAccount(keygate.deps, {
+          accountId: required(values, 'account'),
+          email: required(values, 'email'),
+          role,
+        });
         const token = await keygate.deps.sessions.mint(user.id, DEFAULT_TOKEN_TTL);
         if (values.json) console.log(JSON.stringify({ id: user.id, email: user.email, role, token }));
         else console.log(`${user.email} (${user.id}) is ${role}.\nSession token (24h):\n  ${token}`);

@@ -1,4 +1,12 @@
-import { DirectiveLocation, GraphQLDirective, GraphQLList, GraphQLNonNull, GraphQLString, type GraphQLSchema } from 'graphql';
+import {
+  DirectiveLocation,
+  GraphQLDirective,
+  GraphQLList,
+  GraphQLNonNull,
+  type GraphQLSchema,
+  GraphQLString,
+  specifiedDirectives,
+} from 'graphql';
 import { builder } from './builder.js';
 import './modules/common/common.schema.js';
 import './modules/permission/permission.schema.js';
@@ -28,4 +36,7 @@ const authenticated = new GraphQLDirective({
 });
 
 /** The Keygate schema, with the authorization directives applied from the permission catalogue. */
-export const schema: GraphQLSchema = builder.toSchema({ directives: [requiresScopes, authenticated], sortSchema: false });
+export const schema: GraphQLSchema = builder.toSchema({
+  directives: [...specifiedDirectives, requiresScopes, authenticated],
+  sortSchema: false,
+});

@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { createYoga, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import { type RequestContext, createLoaders } from './context.js';
+import { createLoaders, type RequestContext } from './context.js';
 import type { Deps } from './deps.js';
 import { authenticateKey, authenticateSession, readCredential } from './modules/auth/authenticate.js';
 import type { Principal } from './modules/auth/principal.js';
@@ -27,7 +27,9 @@ async function authenticate(deps: Deps, headers: Headers): Promise<Principal> {
 /** Yoga's own log lines through pino; expected (coded) errors are not errors of the server. */
 function yogaLogger(logger: Logger): YogaLogger {
   const expected = (args: unknown[]) =>
-    args.some((a) => a instanceof GraphQLError && typeof a.extensions.code === 'string' && a.extensions.code !== ErrorCode.INTERNAL);
+    args.some(
+      (a) => a instanceof GraphQLError && typeof a.extensions.code === 'string' && a.extensions.code !== ErrorCode.INTERNAL,
+    );
   return {
     debug: (...args) => logger.debug({ args }, 'yoga'),
     info: (...args) => logger.info({ args }, 'yoga'),

@@ -4,7 +4,12 @@ import type { Logger } from 'pino';
 import type { RequestContext } from '../context.js';
 import { ErrorCode, KeygateError } from '../shared/errors.js';
 
-function withCode(error: GraphQLError, code: ErrorCode, message = error.message, extra: Record<string, unknown> = {}): GraphQLError {
+function withCode(
+  error: GraphQLError,
+  code: ErrorCode,
+  message = error.message,
+  extra: Record<string, unknown> = {},
+): GraphQLError {
   return new GraphQLError(message, {
     nodes: error.nodes,
     source: error.source,
@@ -22,7 +27,10 @@ function withCode(error: GraphQLError, code: ErrorCode, message = error.message,
  */
 export function classifyError(error: GraphQLError, requestId: string, logger: Logger): GraphQLError {
   const original = error.originalError;
-  if (original instanceof KeygateError || (!original && typeof error.extensions.code === 'string' && error.extensions.code in ErrorCode)) {
+  if (
+    original instanceof KeygateError ||
+    (!original && typeof error.extensions.code === 'string' && error.extensions.code in ErrorCode)
+  ) {
     return error;
   }
   if (!original || original instanceof GraphQLError) return withCode(error, ErrorCode.BAD_USER_INPUT);

@@ -41,11 +41,9 @@ export const notFound = (what: string) => new KeygateError(ErrorCode.NOT_FOUND, 
 export const forbidden = (message: string) => new KeygateError(ErrorCode.FORBIDDEN, message);
 
 export const missingPermission = (permissions: readonly string[]) =>
-  new KeygateError(
-    ErrorCode.FORBIDDEN,
-    `Missing permission: ${permissions.join(' and ')}.`,
-    { requiredPermissions: [...permissions] },
-  );
+  new KeygateError(ErrorCode.FORBIDDEN, `Missing permission: ${permissions.join(' and ')}.`, {
+    requiredPermissions: [...permissions],
+  });
 
 export const badInput = (field: string, message: string) =>
   new KeygateError(ErrorCode.BAD_USER_INPUT, `${field}: ${message}`, { field });
@@ -54,5 +52,4 @@ export const conflict = (message: string) => new KeygateError(ErrorCode.CONFLICT
 
 export const immutableKey = (message: string) => new KeygateError(ErrorCode.IMMUTABLE_KEY, message);
 
-export const planUpgradeRequired = (message: string) =>
-  new KeygateError(ErrorCode.PLAN_UPGRADE_REQUIRED, message);
+export const planUpgradeRequired = (message: string) => new KeygateError(ErrorCode.PLAN_UPGRADE_REQUIRED, message);

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyDetailDocument, ApiKeysDocument } from '../../src/client/generated/graphql.js';
 import { HOUR } from '../../src/shared/clock.js';
-import { type Tenant, type TestKeygate, codes, seedTenant, startTestKeygate } from '../harness/keygate.js';
+import { codes, seedTenant, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
 import { describeSecurityMatrix } from '../harness/security-matrix.js';
 
 let t: TestKeygate;
@@ -41,7 +41,10 @@ describe('apiKeys', () => {
     expect(codes(missing.body)).toEqual(['BAD_USER_INPUT']);
     expect(missing.body.errors![0]!.message).toContain('environmentId');
     const { body } = await t.run(ApiKeysDocument, { environmentId: tenant.prod.id }, { token: tenant.owner.token });
-    expect(body.data!.apiKeys.edges.map((e) => e.node.id)).toEqual([tenant.prod.fullAccessKey.row.id, tenant.prod.publishableKey.row.id]);
+    expect(body.data!.apiKeys.edges.map((e) => e.node.id)).toEqual([
+      tenant.prod.fullAccessKey.row.id,
+      tenant.prod.publishableKey.row.id,
+    ]);
   });
 
   it('filters by category and by computed status', async () => {
@@ -49,7 +52,11 @@ describe('apiKeys', () => {
     const expiring = await tenant.scopedKey(['coupons:read']);
     const expired = await tenant.scopedKey(['coupons:read']);
     const db = t.keygate.deps.db;
-    await db.updateTable('api_keys').set({ expires_at: new Date(t.clock.now().getTime() + HOUR).toISOString() }).where('id', '=', expiring.row.id).execute();
+    await db
+      .updateTable('api_keys')
+      .set({ expires_at: new Date(t.clock.now().getTime() + HOUR).toISOString() })
+      .where('id', '=', expiring.row.id)
+      .execute();
     await db.updateTable('api_keys').set({ revoked_at: t.clock.now().toISOString() }).where('id', '=', expired.row.id).execute();
     const list = async (filter: object) => {
       const { body } = await t.run(ApiKeysDocument, { filter }, { key: tenant.dev.fullAccessKey.secret });
@@ -67,7 +74,11 @@ describe('apiKeys', () => {
   });
 
   it('rejects unknown filter values with a coded error', async () => {
-    const { body } = await t.run(ApiKeysDocument, { filter: { statuses: ['SOMETIMES' as never] } }, { key: tenant.dev.fullAccessKey.secret });
+    const { body } = await t.run(
+      ApiKeysDocument,
+      { filter: { statuses: ['SOMETIMES' as never] } },
+      { key: tenant.dev.fullAccessKey.secret },
+    );
     expect(codes(body)).toEqual(['BAD_USER_INPUT']);
     expect(body.errors![0]!.message).toContain('SOMETIMES');
   });
@@ -118,7 +129,11 @@ describe('apiKey', () => {
   });
 
   it('shows a key with its audit log, newest first, paginated', async () => {
-    const { body } = await t.run(ApiKeyDetailDocument, { id: tenant.dev.fullAccessKey.row.id, first: 10 }, { token: tenant.owner.token });
+    const { body } = await t.run(
+      ApiKeyDetailDocument,
+      { id: tenant.dev.fullAccessKey.row.id, first: 10 },
+      { token: tenant.owner.token },
+    );
     expect(body.errors).toBeUndefined();
     expect(body.data!.apiKey).toMatchObject({
       id: tenant.dev.fullAccessKey.row.id,
@@ -126,7 +141,10 @@ describe('apiKey', () => {
       status: 'ACTIVE',
       rotatedFrom: null,
       rotatedTo: null,
-      auditLog: { totalCount: 1, edges: [{ node: { event: 'KEY_CREATED', actor: { type: 'SYSTEM', displayName: 'System' }, details: null } }] },
+      auditLog: {
+        totalCount: 1,
+        edges: [{ node: { event: 'KEY_CREATED', actor: { type: 'SYSTEM', displayName: 'System' }, details: null } }],
+      },
     });
   });
 

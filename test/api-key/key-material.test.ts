@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
-  KEY_PATTERN,
   digestKey,
   digestsEqual,
   generateKeySecret,
   isWellFormedKey,
+  KEY_PATTERN,
   maskKey,
 } from '../../src/modules/api-key/api-key.secret.js';
 import { SecretBox } from '../../src/shared/secret-box.js';

@@ -2,7 +2,7 @@ import { SignJWT, UnsecuredJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ViewerDocument } from '../../src/client/generated/graphql.js';
 import { HOUR } from '../../src/shared/clock.js';
-import { type Tenant, type TestKeygate, codes, seedTenant, startTestKeygate } from '../harness/keygate.js';
+import { codes, seedTenant, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
 
 let t: TestKeygate;
 let tenant: Tenant;
@@ -16,7 +16,12 @@ const viewer = (headers: Record<string, string>) => t.run(ViewerDocument, {}, { 
 describe('authentication', () => {
   it('accepts an API key in X-API-Key and in Authorization: Bearer', async () => {
     const key = tenant.dev.fullAccessKey.secret;
-    for (const headers of [{ 'x-api-key': key }, { authorization: `Bearer ${key}` }, { authorization: `bearer ${key}` }]) {
+    const variants: Record<string, string>[] = [
+      { 'x-api-key': key },
+      { authorization: `Bearer ${key}` },
+      { authorization: `bearer ${key}` },
+    ];
+    for (const headers of variants) {
       const { status, body } = await viewer(headers);
       expect(status).toBe(200);
       expect(body.data?.viewer.kind).toBe('API_KEY');
@@ -38,7 +43,11 @@ describe('authentication', () => {
 
   it('answers every failure with the same 401 message, never hinting whether the key exists', async () => {
     const expired = await tenant.scopedKey(['customers:read']);
-    await t.keygate.deps.db.updateTable('api_keys').set({ revoked_at: t.clock.now().toISOString() }).where('id', '=', expired.row.id).execute();
+    await t.keygate.deps.db
+      .updateTable('api_keys')
+      .set({ revoked_at: t.clock.now().toISOString() })
+      .where('id', '=', expired.row.id)
+      .execute();
     const cases: Record<string, string>[] = [
       {},
       { 'x-api-key': '' },
@@ -63,7 +72,11 @@ describe('authentication', () => {
 
   it('refuses forged session tokens: alg none, wrong secret, expired, no exp', async () => {
     const now = Math.floor(t.clock.now().getTime() / 1000);
-    const none = new UnsecuredJWT({}).setSubject(tenant.owner.id).setIssuer('keygate').setExpirationTime(now + 3600).encode();
+    const none = new UnsecuredJWT({})
+      .setSubject(tenant.owner.id)
+      .setIssuer('keygate')
+      .setExpirationTime(now + 3600)
+      .encode();
     const wrongSecret = await new SignJWT({})
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(tenant.owner.id)
@@ -85,7 +98,11 @@ describe('authentication', () => {
   it('fails a key the instant it expires (status is computed from the clock)', async () => {
     const key = await tenant.scopedKey(['customers:read']);
     const expiry = new Date(t.clock.now().getTime() + HOUR);
-    await t.keygate.deps.db.updateTable('api_keys').set({ expires_at: expiry.toISOString() }).where('id', '=', key.row.id).execute();
+    await t.keygate.deps.db
+      .updateTable('api_keys')
+      .set({ expires_at: expiry.toISOString() })
+      .where('id', '=', key.row.id)
+      .execute();
     expect((await viewer({ 'x-api-key': key.secret })).status).toBe(200);
     t.clock.set(new Date(expiry.getTime() - 1));
     expect((await viewer({ 'x-api-key': key.secret })).status).toBe(200);
@@ -108,7 +125,11 @@ describe('authentication', () => {
     const key = await tenant.scopedKey(['customers:read']);
     await viewer({ 'x-api-key': key.secret });
     await t.keygate.deps.keyUsage.flush();
-    const row = await t.keygate.deps.db.selectFrom('api_keys').select('last_used_at').where('id', '=', key.row.id).executeTakeFirstOrThrow();
+    const row = await t.keygate.deps.db
+      .selectFrom('api_keys')
+      .select('last_used_at')
+      .where('id', '=', key.row.id)
+      .executeTakeFirstOrThrow();
     expect(row.last_used_at).toBe(t.clock.now().toISOString());
   });
 

@@ -8,7 +8,7 @@ import {
   ViewerDocument,
 } from '../../src/client/generated/graphql.js';
 import { CATALOGUE_NAMES } from '../../src/modules/permission/permission.catalogue.js';
-import { type Tenant, type TestKeygate, codes, seedTenant, startTestKeygate } from '../harness/keygate.js';
+import { codes, seedTenant, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
 import { describeSecurityMatrix } from '../harness/security-matrix.js';
 
 let t: TestKeygate;
@@ -23,7 +23,9 @@ describe('permissions', () => {
     const { body } = await t.run(PermissionsDocument, {}, { key: tenant.dev.publishableKey.secret });
     const permissions = body.data!.permissions;
     expect(permissions.map((p) => p.name)).toEqual(CATALOGUE_NAMES);
-    expect(permissions).toContainEqual(expect.objectContaining({ name: 'customers:write', resource: 'customers', access: 'WRITE' }));
+    expect(permissions).toContainEqual(
+      expect.objectContaining({ name: 'customers:write', resource: 'customers', access: 'WRITE' }),
+    );
     expect(permissions.every((p) => p.description.length > 10)).toBe(true);
   });
 });
@@ -32,7 +34,13 @@ describe('environments', () => {
   it('shows a key only its own environment', async () => {
     const { body } = await t.run(EnvironmentsDocument, {}, { key: tenant.prod.publishableKey.secret });
     expect(body.data!.environments).toEqual([
-      expect.objectContaining({ id: tenant.prod.id, name: 'Production', slug: 'production', clientSideSecurity: 'NOT_ENFORCED', account: { id: tenant.accountId, name: tenant.result.account.name, plan: 'SCALE' } }),
+      expect.objectContaining({
+        id: tenant.prod.id,
+        name: 'Production',
+        slug: 'production',
+        clientSideSecurity: 'NOT_ENFORCED',
+        account: { id: tenant.accountId, name: tenant.result.account.name, plan: 'SCALE' },
+      }),
     ]);
   });
 
@@ -65,7 +73,12 @@ describe('signing secret', () => {
     const member = await tenant.user('MEMBER');
     const readOnly = await tenant.user('READ_ONLY');
     const allScopes = await tenant.scopedKey([...CATALOGUE_NAMES]);
-    for (const credential of [{ token: member.token }, { token: readOnly.token }, { key: allScopes.secret }, { key: tenant.dev.publishableKey.secret }]) {
+    for (const credential of [
+      { token: member.token },
+      { token: readOnly.token },
+      { key: allScopes.secret },
+      { key: tenant.dev.publishableKey.secret },
+    ]) {
       const { body } = await t.run(SigningSecretDocument, { id: tenant.dev.id }, credential);
       expect(body.data!.environment).toEqual({ id: tenant.dev.id, clientSideSecurity: 'NOT_ENFORCED', signingSecret: null });
       expect(codes(body)).toEqual(['FORBIDDEN']);
@@ -76,48 +89,84 @@ describe('signing secret', () => {
 
 describe('createEnvironment', () => {
   it('lets an owner create an environment with both default keys and their audit events', async () => {
-    const { body } = await t.run(CreateEnvironmentDocument, { input: { accountId: tenant.accountId, name: 'Staging EU' } }, { token: tenant.owner.token });
+    const { body } = await t.run(
+      CreateEnvironmentDocument,
+      { input: { accountId: tenant.accountId, name: 'Staging EU' } },
+      { token: tenant.owner.token },
+    );
     expect(body.errors).toBeUndefined();
     const created = body.data!.createEnvironment;
     expect(created.environment).toMatchObject({ name: 'Staging EU', slug: 'staging-eu' });
-    expect(created.fullAccessKey.apiKey).toMatchObject({ type: 'FULL_ACCESS', status: 'ACTIVE', createdBy: { type: 'USER', id: tenant.owner.id, displayName: tenant.owner.email } });
+    expect(created.fullAccessKey.apiKey).toMatchObject({
+      type: 'FULL_ACCESS',
+      status: 'ACTIVE',
+      createdBy: { type: 'USER', id: tenant.owner.id, displayName: tenant.owner.email },
+    });
     expect(created.publishableKey.apiKey).toMatchObject({ type: 'PUBLISHABLE', environment: { id: created.environment.id } });
     expect(created.fullAccessKey.secret).toMatch(/^server-/);
     expect(created.publishableKey.secret).toMatch(/^client-/);
 
     const keys = await t.run(ApiKeysDocument, {}, { key: created.fullAccessKey.secret });
     expect(keys.body.data!.apiKeys.totalCount).toBe(2);
-    const events = await t.keygate.deps.db.selectFrom('key_audit_events').selectAll().where('environment_id', '=', created.environment.id).execute();
+    const events = await t.keygate.deps.db
+      .selectFrom('key_audit_events')
+      .selectAll()
+      .where('environment_id', '=', created.environment.id)
+      .execute();
     expect(events.map((e) => [e.key_id, e.event, e.actor_id])).toEqual([
       [created.fullAccessKey.apiKey.id, 'KEY_CREATED', tenant.owner.id],
       [created.publishableKey.apiKey.id, 'KEY_CREATED', tenant.owner.id],
     ]);
     // Slugs stay unique within the account.
-    const again = await t.run(CreateEnvironmentDocument, { input: { accountId: tenant.accountId, name: 'Staging EU' } }, { token: tenant.owner.token });
+    const again = await t.run(
+      CreateEnvironmentDocument,
+      { input: { accountId: tenant.accountId, name: 'Staging EU' } },
+      { token: tenant.owner.token },
+    );
     expect(again.body.data!.createEnvironment.environment.slug).toBe('staging-eu-2');
   });
 
   it('is for owners only: members, read-only users and keys are FORBIDDEN, and nothing is written', async () => {
     const member = await tenant.user('MEMBER');
     const readOnly = await tenant.user('READ_ONLY');
-    const before = await t.keygate.deps.db.selectFrom('environments').select('id').where('account_id', '=', tenant.accountId).execute();
+    const before = await t.keygate.deps.db
+      .selectFrom('environments')
+      .select('id')
+      .where('account_id', '=', tenant.accountId)
+      .execute();
     for (const credential of [{ token: member.token }, { token: readOnly.token }, { key: tenant.dev.fullAccessKey.secret }]) {
-      const { body } = await t.run(CreateEnvironmentDocument, { input: { accountId: tenant.accountId, name: 'Nope' } }, credential);
+      const { body } = await t.run(
+        CreateEnvironmentDocument,
+        { input: { accountId: tenant.accountId, name: 'Nope' } },
+        credential,
+      );
       expect(codes(body)).toEqual(['FORBIDDEN']);
       expect(body.errors![0]!.message).toContain('account:manage');
     }
-    const after = await t.keygate.deps.db.selectFrom('environments').select('id').where('account_id', '=', tenant.accountId).execute();
+    const after = await t.keygate.deps.db
+      .selectFrom('environments')
+      .select('id')
+      .where('account_id', '=', tenant.accountId)
+      .execute();
     expect(after).toHaveLength(before.length);
   });
 
   it('validates the name and the account', async () => {
     for (const name of ['', '   ', 'x'.repeat(101)]) {
-      const { body } = await t.run(CreateEnvironmentDocument, { input: { accountId: tenant.accountId, name } }, { token: tenant.owner.token });
+      const { body } = await t.run(
+        CreateEnvironmentDocument,
+        { input: { accountId: tenant.accountId, name } },
+        { token: tenant.owner.token },
+      );
       expect(codes(body)).toEqual(['BAD_USER_INPUT']);
       expect(body.errors![0]!.message).toMatch(/^name: /);
     }
     const other = await seedTenant(t);
-    const { body } = await t.run(CreateEnvironmentDocument, { input: { accountId: other.accountId, name: 'Mine now' } }, { token: tenant.owner.token });
+    const { body } = await t.run(
+      CreateEnvironmentDocument,
+      { input: { accountId: other.accountId, name: 'Mine now' } },
+      { token: tenant.owner.token },
+    );
     expect(codes(body)).toEqual(['NOT_FOUND']);
   });
 });

@@ -3,8 +3,8 @@ import { Writable } from 'node:stream';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { type ExecutionResult, print } from 'graphql';
 import { afterAll } from 'vitest';
-import { type Keygate, createKeygate } from '../../src/app.js';
-import { type BootstrapResult, addUserToAccount, bootstrapAccount } from '../../src/modules/account/account.service.js';
+import { createKeygate, type Keygate } from '../../src/app.js';
+import { addUserToAccount, type BootstrapResult, bootstrapAccount } from '../../src/modules/account/account.service.js';
 import type { Plan, Role } from '../../src/modules/account/account.table.js';
 import { type IssuedKey, issueKey } from '../../src/modules/api-key/api-key.service.js';
 import { normaliseScopes } from '../../src/modules/permission/permission.model.js';
@@ -105,7 +105,11 @@ export interface Tenant {
 export async function seedTenant(t: TestKeygate, options: { plan?: Plan } = {}): Promise<Tenant> {
   const { deps } = t.keygate;
   const n = ++tenantCounter;
-  const result = await bootstrapAccount(deps, { name: `Tenant ${n}`, plan: options.plan ?? 'SCALE', ownerEmail: `owner${n}-${randomBytes(3).toString('hex')}@tenant.test` });
+  const result = await bootstrapAccount(deps, {
+    name: `Tenant ${n}`,
+    plan: options.plan ?? 'SCALE',
+    ownerEmail: `owner${n}-${randomBytes(3).toString('hex')}@tenant.test`,
+  });
   const env = (i: number) => {
     const e = result.environments[i]!;
     return { id: e.env.id, fullAccessKey: e.fullAccess, publishableKey: e.publishable };

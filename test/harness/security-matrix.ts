@@ -2,7 +2,7 @@ import type { ExecutionResult } from 'graphql';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateKeySecret } from '../../src/modules/api-key/api-key.secret.js';
 import { isCataloguePermission } from '../../src/modules/permission/permission.catalogue.js';
-import { type Credential, type Tenant, type TestKeygate, codes, seedTenant } from './keygate.js';
+import { type Credential, codes, seedTenant, type Tenant, type TestKeygate } from './keygate.js';
 
 export interface SecuredOperation {
   /**
@@ -73,7 +73,11 @@ export function describeSecurityMatrix(name: string, getT: () => TestKeygate, op
     });
     it('rejects a revoked key', async () => {
       const key = await validLookingKey();
-      await t.keygate.deps.db.updateTable('api_keys').set({ revoked_at: t.clock.now().toISOString() }).where('id', '=', key.row.id).execute();
+      await t.keygate.deps.db
+        .updateTable('api_keys')
+        .set({ revoked_at: t.clock.now().toISOString() })
+        .where('id', '=', key.row.id)
+        .execute();
       await expectUnauthenticated({ key: key.secret });
     });
     it('rejects a session token that does not verify', () => {
@@ -105,7 +109,7 @@ export function describeSecurityMatrix(name: string, getT: () => TestKeygate, op
     });
 
     if (op.targets === 'environment') {
-      it("answers NOT_FOUND to a key of another environment of the same account", async () => {
+      it('answers NOT_FOUND to a key of another environment of the same account', async () => {
         const { body } = await op.call({ key: target.prod.fullAccessKey.secret }, target);
         expect(codes(body)).toContain('NOT_FOUND');
       });

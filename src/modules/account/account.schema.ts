@@ -1,14 +1,14 @@
 import { builder } from '../../builder.js';
-import { ApiKeyRef } from '../api-key/api-key.schema.js';
+import { integrationTypeOfKey } from '../api-key/api-key.integration.js';
 import { storedScopes } from '../api-key/api-key.repository.js';
+import { ApiKeyRef } from '../api-key/api-key.schema.js';
 import type { Principal } from '../auth/principal.js';
 import { NodeRef } from '../common/common.schema.js';
 import { EnvironmentRef } from '../environment/environment.schema.js';
 import { listEnvironments } from '../environment/environment.service.js';
 import { authenticated } from '../permission/permission.guard.js';
 import { keyScopes } from '../permission/permission.model.js';
-import { integrationTypeOfKey } from '../api-key/api-key.integration.js';
-import { PLANS, ROLES, type AccountRow, type Role, type UserRow } from './account.table.js';
+import { type AccountRow, PLANS, ROLES, type Role, type UserRow } from './account.table.js';
 
 export const PlanEnum = builder.enumType('Plan', { values: PLANS });
 export const RoleEnum = builder.enumType('Role', { values: ROLES });
@@ -73,7 +73,11 @@ ViewerRef.implement({
       description: 'Effective permissions of an API key caller; empty for users.',
       resolve: async (p, _args, ctx) =>
         p.kind === 'API_KEY'
-          ? keyScopes({ type: p.key.type, scopes: storedScopes(p.key), integrationType: await integrationTypeOfKey(ctx.loaders.integration, p.key) })
+          ? keyScopes({
+              type: p.key.type,
+              scopes: storedScopes(p.key),
+              integrationType: await integrationTypeOfKey(ctx.loaders.integration, p.key),
+            })
           : [],
     }),
   }),

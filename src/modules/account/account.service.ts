@@ -4,13 +4,7 @@ import { newId } from '../../shared/ids.js';
 import { requireText } from '../../shared/validation.js';
 import { SYSTEM_ACTOR } from '../audit/actor.js';
 import { type ProvisionedEnvironment, provisionEnvironment } from '../environment/environment.service.js';
-import {
-  findAccountById,
-  findUserByEmail,
-  insertAccount,
-  insertUser,
-  upsertMembership,
-} from './account.repository.js';
+import { findAccountById, findUserByEmail, insertAccount, insertUser, upsertMembership } from './account.repository.js';
 import { PLANS, type Plan, ROLES, type Role, type UserRow } from './account.table.js';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -62,7 +56,9 @@ export async function bootstrapAccount(
     await upsertMembership(trx, { account_id: account.id, user_id: owner.id, role: 'OWNER', created_at: now.toISOString() });
     const environments: ProvisionedEnvironment[] = [];
     for (const envName of ['Development', 'Production']) {
-      environments.push(await provisionEnvironment(trx, deps, { accountId: account.id, name: envName, actor: SYSTEM_ACTOR, now }));
+      environments.push(
+        await provisionEnvironment(trx, deps, { accountId: account.id, name: envName, actor: SYSTEM_ACTOR, now }),
+      );
     }
     return { account: { id: account.id, name, plan: input.plan }, owner, environments };
   });
@@ -78,7 +74,12 @@ export async function addUserToAccount(
   return deps.db.transaction().execute(async (trx) => {
     if (!(await findAccountById(trx, input.accountId))) throw notFound('Account');
     const user = await findOrCreateUser(trx, email, now);
-    await upsertMembership(trx, { account_id: input.accountId, user_id: user.id, role: input.role, created_at: now.toISOString() });
+    await upsertMembership(trx, {
+      account_id: input.accountId,
+      user_id: user.id,
+      role: input.role,
+      created_at: now.toISOString(),
+    });
     return { user, role: input.role };
   });
 }

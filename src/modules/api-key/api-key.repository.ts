@@ -1,12 +1,7 @@
-import { type ExpressionBuilder, type Kysely, type Transaction, sql } from 'kysely';
+import { type ExpressionBuilder, type Kysely, sql, type Transaction } from 'kysely';
 import type { Database } from '../../database/database.js';
 import type { PageRequest } from '../../shared/pagination.js';
-import {
-  type ApiKeyCategory,
-  type ApiKeyStatus,
-  EXPIRING_SOON_WINDOW_MS,
-  TYPES_BY_CATEGORY,
-} from './api-key.status.js';
+import { type ApiKeyCategory, type ApiKeyStatus, EXPIRING_SOON_WINDOW_MS, TYPES_BY_CATEGORY } from './api-key.status.js';
 import type { ApiKeyRow, NewApiKey } from './api-key.table.js';
 
 type Db = Kysely<Database>;
@@ -54,12 +49,13 @@ function statusCondition(status: ApiKeyStatus, now: Date) {
 }
 
 function filtered(db: Db, filter: KeyListFilter) {
-  let query = db
-    .selectFrom('api_keys')
-    .where('environment_id', '=', filter.environmentId)
-    .where('deleted_at', 'is', null);
+  let query = db.selectFrom('api_keys').where('environment_id', '=', filter.environmentId).where('deleted_at', 'is', null);
   if (filter.categories?.length) {
-    query = query.where('type', 'in', filter.categories.flatMap((c) => TYPES_BY_CATEGORY[c]));
+    query = query.where(
+      'type',
+      'in',
+      filter.categories.flatMap((c) => TYPES_BY_CATEGORY[c]),
+    );
   }
   if (filter.statuses?.length) {
     const statuses = filter.statuses;
@@ -72,7 +68,10 @@ function filtered(db: Db, filter: KeyListFilter) {
 export async function listKeys(db: Db, filter: KeyListFilter, page: PageRequest): Promise<ApiKeyRow[]> {
   let query = filtered(db, filter).selectAll();
   if (page.afterId) query = query.where('id', '>', page.afterId);
-  return query.orderBy('id', 'asc').limit(page.size + 1).execute();
+  return query
+    .orderBy('id', 'asc')
+    .limit(page.size + 1)
+    .execute();
 }
 
 export async function countKeys(db: Db, filter: KeyListFilter): Promise<number> {

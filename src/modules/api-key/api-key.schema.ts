@@ -1,15 +1,14 @@
 import { builder } from '../../builder.js';
-import { ActorRef } from '../audit/audit.schema.js';
-import { KeyAuditEventConnectionRef } from '../audit/audit.schema.js';
-import { NodeRef, connectionType, pageArgs } from '../common/common.schema.js';
+import { ActorRef, KeyAuditEventConnectionRef } from '../audit/audit.schema.js';
+import { connectionType, NodeRef, pageArgs } from '../common/common.schema.js';
 import { EnvironmentRef } from '../environment/environment.schema.js';
 import { P } from '../permission/permission.catalogue.js';
 import { requires } from '../permission/permission.guard.js';
 import { keyScopes } from '../permission/permission.model.js';
 import { integrationTypeOfKey } from './api-key.integration.js';
 import { storedScopes } from './api-key.repository.js';
-import { KEY_PREFIX, type IssuedKey, getApiKey, listApiKeys, listKeyAuditLog } from './api-key.service.js';
 import { maskKey } from './api-key.secret.js';
+import { getApiKey, type IssuedKey, KEY_PREFIX, listApiKeys, listKeyAuditLog } from './api-key.service.js';
 import { GRACE_PERIODS, keyCategory, keyStatus } from './api-key.status.js';
 import { API_KEY_TYPES, type ApiKeyRow } from './api-key.table.js';
 
@@ -50,7 +49,11 @@ ApiKeyRef.implement({
     }),
     scopes: t.stringList({
       resolve: async (k, _args, ctx) =>
-        keyScopes({ type: k.type, scopes: storedScopes(k), integrationType: await integrationTypeOfKey(ctx.loaders.integration, k) }),
+        keyScopes({
+          type: k.type,
+          scopes: storedScopes(k),
+          integrationType: await integrationTypeOfKey(ctx.loaders.integration, k),
+        }),
     }),
     scopesEditable: t.boolean({ resolve: (k) => k.type === 'SCOPED' }),
     nameEditable: t.boolean({ resolve: (k) => k.type === 'SCOPED' }),
@@ -98,7 +101,8 @@ builder.queryFields((t) => ({
   apiKeys: t.field({
     ...requires([P.apiKeysRead]),
     type: ApiKeyConnectionRef,
-    description: "Keys of an environment in creation order. environmentId defaults to the calling key's environment; users must pass it.",
+    description:
+      "Keys of an environment in creation order. environmentId defaults to the calling key's environment; users must pass it.",
     args: {
       environmentId: t.arg.id({ required: false }),
       filter: t.arg({ type: ApiKeyFilter, required: false }),

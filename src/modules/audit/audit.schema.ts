@@ -1,5 +1,5 @@
 import { builder } from '../../builder.js';
-import { NodeRef, connectionType } from '../common/common.schema.js';
+import { connectionType, NodeRef } from '../common/common.schema.js';
 import { ACTOR_TYPES, type Actor } from './actor.js';
 import { eventDetails } from './key-audit.repository.js';
 import { KEY_AUDIT_EVENT_TYPES, type KeyAuditEventRow } from './key-audit.table.js';

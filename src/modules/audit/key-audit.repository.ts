@@ -1,4 +1,4 @@
-import { type Kysely, type Transaction, sql } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Database } from '../../database/database.js';
 import { newId } from '../../shared/ids.js';
 import type { PageRequest } from '../../shared/pagination.js';
@@ -36,7 +36,10 @@ export async function recordKeyEvent(trx: Transaction<Database>, entry: KeyAudit
 export async function listKeyEvents(db: Kysely<Database>, keyId: string, page: PageRequest): Promise<KeyAuditEventRow[]> {
   let query = db.selectFrom('key_audit_events').selectAll().where('key_id', '=', keyId);
   if (page.afterId) query = query.where('id', '<', page.afterId);
-  return query.orderBy('id', 'desc').limit(page.size + 1).execute();
+  return query
+    .orderBy('id', 'desc')
+    .limit(page.size + 1)
+    .execute();
 }
 
 export async function countKeyEvents(db: Kysely<Database>, keyId: string): Promise<number> {

@@ -1,4 +1,4 @@
-import { SignJWT, jwtVerify } from 'jose';
+import { jwtVerify, SignJWT } from 'jose';
 import type { Clock } from '../../shared/clock.js';
 
 const ALGORITHM = 'HS256';

@@ -1,7 +1,7 @@
-import { GraphQLError, Kind, type ValueNode } from 'graphql';
 import type { ArgBuilder, ObjectRef } from '@pothos/core';
+import { GraphQLError, Kind, type ValueNode } from 'graphql';
 import { type BuilderTypes, builder } from '../../builder.js';
-import { type Page, encodeCursor } from '../../shared/pagination.js';
+import { encodeCursor, type Page } from '../../shared/pagination.js';
 
 builder.scalarType('DateTime', {
   description: 'An instant, ISO-8601 in UTC (e.g. 2026-11-28T10:48:18.000Z).',

@@ -5,9 +5,9 @@ import { NodeRef } from '../common/common.schema.js';
 import { P } from '../permission/permission.catalogue.js';
 import { authenticated, requires } from '../permission/permission.guard.js';
 import {
-  type ProvisionedEnvironment,
   createEnvironment,
   listEnvironments,
+  type ProvisionedEnvironment,
   reachEnvironment,
   revealSigningSecret,
 } from './environment.service.js';

@@ -9,8 +9,8 @@ import { requireText } from '../../shared/validation.js';
 import { DEFAULT_KEY_NAMES, type IssuedKey, issueKey } from '../api-key/api-key.service.js';
 import type { Actor } from '../audit/actor.js';
 import { grantsOn } from '../auth/principal.js';
-import { P } from '../permission/permission.catalogue.js';
 import { assertGranted } from '../permission/permission.assert.js';
+import { P } from '../permission/permission.catalogue.js';
 import type { Grants } from '../permission/permission.model.js';
 import { findEnvironmentsOfAccounts, findSlugsOfAccount, insertEnvironment } from './environment.repository.js';
 import type { EnvironmentRow } from './environment.table.js';
@@ -83,7 +83,14 @@ export async function provisionEnvironment(
     created_at: input.now.toISOString(),
   };
   await insertEnvironment(trx, env);
-  const common = { accountId: input.accountId, environmentId: id, description: null, scopes: null, actor: input.actor, now: input.now };
+  const common = {
+    accountId: input.accountId,
+    environmentId: id,
+    description: null,
+    scopes: null,
+    actor: input.actor,
+    now: input.now,
+  };
   const fullAccess = await issueKey(trx, deps, { ...common, type: 'FULL_ACCESS', name: DEFAULT_KEY_NAMES.FULL_ACCESS });
   const publishable = await issueKey(trx, deps, { ...common, type: 'PUBLISHABLE', name: DEFAULT_KEY_NAMES.PUBLISHABLE });
   return { env, fullAccess, publishable };
@@ -97,9 +104,11 @@ export async function createEnvironment(ctx: RequestContext, input: { accountId:
   if (!account || !grants) throw notFound('Account');
   assertGranted(grants, P.manageAccount);
   const name = requireText('name', input.name, ENVIRONMENT_NAME_MAX);
-  return ctx.db.transaction().execute((trx) =>
-    provisionEnvironment(trx, ctx.deps, { accountId: account.id, name, actor: principal.actor, now: ctx.clock.now() }),
-  );
+  return ctx.db
+    .transaction()
+    .execute((trx) =>
+      provisionEnvironment(trx, ctx.deps, { accountId: account.id, name, actor: principal.actor, now: ctx.clock.now() }),
+    );
 }
 
 /** The HMAC signing secret for customer tokens: owners and the full access key only. */
@@ -108,4 +117,3 @@ export async function revealSigningSecret(ctx: RequestContext, env: EnvironmentR
   assertGranted(grants, P.manageEnvironment);
   return ctx.deps.secretBox.open(env.signing_secret_encrypted, env.id);
 }
-

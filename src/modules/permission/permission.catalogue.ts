@@ -26,7 +26,11 @@ export const CATALOGUE: readonly PermissionDefinition[] = [
   ...resource('customers', 'Read customers, including email and metadata.', 'Create and update customers.'),
   ...resource('subscriptions', 'Read subscriptions.', 'Create and cancel subscriptions.'),
   ...resource('coupons', 'Read coupons.', 'Create coupons.'),
-  ...resource('api_keys', 'List API keys (masked) and read their audit logs.', 'Create, rotate, re-scope, revoke and reveal API keys whose scope is within your own.'),
+  ...resource(
+    'api_keys',
+    'List API keys (masked) and read their audit logs.',
+    'Create, rotate, re-scope, revoke and reveal API keys whose scope is within your own.',
+  ),
   { name: 'activity:read', resource: 'activity', access: 'READ', description: "Read the environment's activity log." },
   { name: 'event_queue:read', resource: 'event_queue', access: 'READ', description: 'Read the event queue.' },
 ];

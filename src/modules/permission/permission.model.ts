@@ -1,21 +1,12 @@
 import type { Role } from '../account/account.table.js';
 import type { ApiKeyType } from '../api-key/api-key.table.js';
-import {
-  CAPABILITIES,
-  CATALOGUE,
-  CATALOGUE_NAMES,
-  CLIENT_PERMISSIONS,
-  isCataloguePermission,
-} from './permission.catalogue.js';
+import { CAPABILITIES, CATALOGUE, CATALOGUE_NAMES, CLIENT_PERMISSIONS, isCataloguePermission } from './permission.catalogue.js';
 
 /** What a principal may do: an expanded set of permissions and capabilities. */
 export type Grants = ReadonlySet<string>;
 
 /** The fixed scope of the publishable key (SPEC §5). */
-export const PUBLISHABLE_SCOPE: readonly string[] = [
-  CLIENT_PERMISSIONS.customersPublic,
-  CLIENT_PERMISSIONS.subscriptionsPublic,
-];
+export const PUBLISHABLE_SCOPE: readonly string[] = [CLIENT_PERMISSIONS.customersPublic, CLIENT_PERMISSIONS.subscriptionsPublic];
 
 /** Fixed scope per integration type (documented in the README). */
 export const INTEGRATION_SCOPES = {

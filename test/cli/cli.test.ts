@@ -1,0 +1,89 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const root = path.resolve(import.meta.dirname, '../..');
+const dataDir = mkdtempSync(path.join(tmpdir(), 'keygate-cli-'));
+const env = { ...process.env, KEYGATE_DATA_DIR: dataDir, DATABASE_URL: '', LOG_LEVEL: 'warn' };
+
+const keygate = (...args: string[]) => run(process.execPath, [path.join(root, 'bin/keygate.js'), ...args], { cwd: root, env });
+const lastLine = (stdout: string) => stdout.trim().split('\n').at(-1)!;
+
+describe('keygate CLI', () => {
+  let bootstrap: any;
+  beforeAll(async () => {
+    const { stdout } = await keygate(
+      'bootstrap',
+      '--account',
+      'Acme',
+      '--plan',
+      'GROWTH',
+      '--owner',
+      'Owner@Acme.test',
+      '--json',
+    );
+    bootstrap = JSON.parse(lastLine(stdout));
+  });
+
+  it('bootstrap --json prints the documented shape as its last line', () => {
+    expect(Object.keys(bootstrap)).toEqual(['account', 'owner', 'environments']);
+    expect(bootstrap.account).toEqual({ id: expect.stringMatching(/^acc_/), name: 'Acme', plan: 'GROWTH' });
+    expect(bootstrap.owner).toEqual({ id: expect.stringMatching(/^usr_/), email: 'owner@acme.test', token: expect.any(String) });
+    expect(bootstrap.environments.map((e: any) => [e.name, e.slug])).toEqual([
+      ['Development', 'development'],
+      ['Production', 'production'],
+    ]);
+    for (const e of bootstrap.environments) {
+      expect(Object.keys(e)).toEqual(['id', 'name', 'slug', 'fullAccessKey', 'publishableKey']);
+      expect(e.fullAccessKey).toEqual({ id: expect.stringMatching(/^key_/), secret: expect.stringMatching(/^server-/) });
+      expect(e.publishableKey).toEqual({ id: expect.stringMatching(/^key_/), secret: expect.stringMatching(/^client-/) });
+    }
+  });
+
+  it('user add --json prints id, email, role and token', async () => {
+    const { stdout } = await keygate(
+      'user',
+      'add',
+      '--account',
+      bootstrap.account.id,
+      '--email',
+      'm@acme.test',
+      '--role',
+      'member',
+      '--json',
+    );
+    expect(JSON.parse(lastLine(stdout))).toEqual({
+      id: expect.stringMatching(/^usr_/),
+      email: 'm@acme.test',
+      role: 'MEMBER',
+      token: expect.any(String),
+    });
+  });
+
+  it('token mints a session token for a user; unknown users and bad input fail with a message', async () => {
+    const { stdout } = await keygate('token', '--email', 'owner@acme.test', '--ttl', '15m');
+    expect(stdout.trim()).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    await expect(keygate('token', '--email', 'nobody@acme.test')).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('No user'),
+    });
+    await expect(keygate('bootstrap', '--account', 'X', '--plan', 'GOLD', '--owner', 'a@b.c')).rejects.toMatchObject({
+      stderr: expect.stringContaining('plan'),
+    });
+    await expect(keygate('user', 'add', '--account', 'acc_nope', '--email', 'a@b.c', '--role', 'OWNER')).rejects.toMatchObject({
+      stderr: expect.stringContaining('Account not found'),
+    });
+  });
+
+  it('keeps generated development secrets private (0600) and never prints them', async () => {
+    const { statSync, readFileSync } = await import('node:fs');
+    const file = path.join(dataDir, 'keygate_master_key');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const { stdout, stderr } = await keygate('migrate');
+    expect(stdout + stderr).not.toContain(readFileSync(file, 'utf8').trim());
+  });
+});
