@@ -13,6 +13,7 @@ import './modules/permission/permission.schema.js';
 import './modules/account/account.schema.js';
 import './modules/environment/environment.schema.js';
 import './modules/api-key/api-key.schema.js';
+import './modules/api-key/api-key-lifecycle.schema.js';
 import './modules/audit/audit.schema.js';
 import './modules/integration/integration.schema.js';
 

@@ -10,6 +10,8 @@ export interface DatabaseHandle {
   dialect: Dialect;
   /** Counts statements sent to the database; tests use it to prove batching. */
   stats: { statements: number };
+  /** Calls `listener` with the SQL of every statement until the returned function is called. */
+  observe(listener: (sql: string) => void): () => void;
   /** Human description without credentials, for logs and errors. */
   description: string;
   close(): Promise<void>;
@@ -24,8 +26,14 @@ export interface ConnectOptions {
 /** The one place where the dialect is chosen from the database URL. */
 export async function connectDatabase({ url, poolSize = 10 }: ConnectOptions): Promise<DatabaseHandle> {
   const stats = { statements: 0 };
-  const log = (_event: LogEvent) => {
+  const listeners = new Set<(sql: string) => void>();
+  const log = (event: LogEvent) => {
     stats.statements++;
+    for (const listener of listeners) listener(event.query.sql);
+  };
+  const observe = (listener: (sql: string) => void) => {
+    listeners.add(listener);
+    return () => void listeners.delete(listener);
   };
 
   if (/^postgres(ql)?:\/\//.test(url)) {
@@ -35,7 +43,7 @@ export async function connectDatabase({ url, poolSize = 10 }: ConnectOptions): P
     const pool = new pg.Pool({ connectionString: url, max: poolSize });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log });
     const host = new URL(url).host;
-    return { db, dialect: 'postgres', stats, description: `postgres://${host}`, close: () => db.destroy() };
+    return { db, dialect: 'postgres', stats, observe, description: `postgres://${host}`, close: () => db.destroy() };
   }
 
   const Sqlite = (await import('better-sqlite3')).default;
@@ -47,5 +55,5 @@ export async function connectDatabase({ url, poolSize = 10 }: ConnectOptions): P
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), log });
-  return { db, dialect: 'sqlite', stats, description: `sqlite:${file}`, close: () => db.destroy() };
+  return { db, dialect: 'sqlite', stats, observe, description: `sqlite:${file}`, close: () => db.destroy() };
 }

@@ -48,12 +48,21 @@ export function describeSecurityMatrix(name: string, getT: () => TestKeygate, op
 
     it('rejects a request without a credential (401 UNAUTHENTICATED)', () => expectUnauthenticated(null));
     it('rejects a malformed key before any database read', async () => {
-      await t.keygate.deps.keyUsage.flush();
-      const before = t.keygate.deps.database.stats.statements;
-      await expectUnauthenticated({ key: 'server-not-a-real-key' });
-      const secret = target.dev.fullAccessKey.secret;
-      await expectUnauthenticated({ key: `${secret.slice(0, -1)}${secret.endsWith('x') ? 'y' : 'x'}` });
-      expect(t.keygate.deps.database.stats.statements).toBe(before);
+      const lookups: string[] = [];
+      const stop = t.keygate.deps.database.observe((sql) => {
+        if (/from "api_keys" where "digest"/.test(sql)) lookups.push(sql);
+      });
+      try {
+        await expectUnauthenticated({ key: 'server-not-a-real-key' });
+        const secret = target.dev.fullAccessKey.secret;
+        await expectUnauthenticated({ key: `${secret.slice(0, -1)}${secret.endsWith('x') ? 'y' : 'x'}` });
+        expect(lookups).toEqual([]);
+        // The observer does see lookups: a well-formed key is looked up.
+        await expectUnauthenticated({ key: generateKeySecret('server-') });
+        expect(lookups).toHaveLength(1);
+      } finally {
+        stop();
+      }
     });
     it('rejects a well-formed but unknown key', () => expectUnauthenticated({ key: generateKeySecret('server-') }));
     // A key that would be allowed if it were valid (or the closest a scoped key can come).

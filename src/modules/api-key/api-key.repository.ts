@@ -1,4 +1,5 @@
 import { type ExpressionBuilder, type Kysely, sql, type Transaction } from 'kysely';
+import type { Dialect } from '../../database/connect.js';
 import type { Database } from '../../database/database.js';
 import type { PageRequest } from '../../shared/pagination.js';
 import { type ApiKeyCategory, type ApiKeyStatus, EXPIRING_SOON_WINDOW_MS, TYPES_BY_CATEGORY } from './api-key.status.js';
@@ -77,4 +78,28 @@ export async function listKeys(db: Db, filter: KeyListFilter, page: PageRequest)
 export async function countKeys(db: Db, filter: KeyListFilter): Promise<number> {
   const row = await filtered(db, filter).select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow();
   return Number(row.n);
+}
+
+/**
+ * Reads a key inside a lifecycle transaction and locks its row on PostgreSQL
+ * (`SELECT … FOR UPDATE`); SQLite transactions already run one at a time.
+ * Every lifecycle call checks state on this fresh row, so concurrent calls on
+ * one key serialise in the database: the first wins, the rest see its result.
+ */
+export async function lockKey(trx: Transaction<Database>, id: string, dialect: Dialect): Promise<ApiKeyRow | undefined> {
+  const query = trx.selectFrom('api_keys').selectAll().where('id', '=', id);
+  return (dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirst();
+}
+
+export type KeyPatch = Partial<
+  Pick<ApiKeyRow, 'name' | 'description' | 'expires_at' | 'revoked_at' | 'rotated_to_id' | 'deleted_at'> & { scopes: string[] }
+>;
+
+export async function updateKey(trx: Transaction<Database>, id: string, patch: KeyPatch): Promise<void> {
+  const { scopes, ...rest } = patch;
+  await trx
+    .updateTable('api_keys')
+    .set({ ...rest, ...(scopes ? { scopes: JSON.stringify(scopes) } : {}) })
+    .where('id', '=', id)
+    .execute();
 }

@@ -40,6 +40,8 @@ export interface KeySpec {
   scopes: readonly string[] | null;
   integrationId?: string | null;
   rotatedFromId?: string | null;
+  /** Details of the KEY_CREATED event (never key material). */
+  createdDetails?: Record<string, unknown>;
   actor: Actor;
   now: Date;
 }
@@ -84,7 +86,7 @@ export async function issueKey(trx: Transaction<Database>, deps: Pick<Deps, 'sec
     environmentId: spec.environmentId,
     event: 'KEY_CREATED',
     actor: spec.actor,
-    details: spec.rotatedFromId ? { rotatedFrom: spec.rotatedFromId } : null,
+    details: spec.rotatedFromId ? { rotatedFrom: spec.rotatedFromId, ...spec.createdDetails } : (spec.createdDetails ?? null),
     at: spec.now,
   });
   return { row, secret };
