@@ -608,3 +608,33 @@ lifecycleMatrix('changeGracePeriod', async (c, target) => {
 lifecycleMatrix('revokeApiKey', async (c, target) =>
   t.run(RevokeApiKeyDocument, { input: { id: (await target.scopedKey(['api_keys:read'])).row.id } }, c),
 );
+
+describe('atomicity', () => {
+  it('leaves key and audit log untouched when the audit write fails, answering INTERNAL with a request id', async () => {
+    const tenant = await seedTenant(t);
+    const key = await tenant.scopedKey(['coupons:read']);
+    const before = await keyCount(tenant.dev.id);
+    const { sql } = await import('kysely');
+    await sql`create trigger fail_rotation_audit before insert on key_audit_events when new.event = 'KEY_ROTATED' begin select raise(abort, 'audit storage unavailable'); end`.execute(
+      t.keygate.deps.db,
+    );
+    try {
+      const { body } = await t.run(
+        RotateApiKeyDocument,
+        { input: { id: key.row.id, expireOldKeyIn: 'ONE_HOUR' } },
+        { token: tenant.owner.token },
+      );
+      expect(codes(body)).toEqual(['INTERNAL']);
+      const requestId = body.errors![0]!.extensions!.requestId as string;
+      expect(body.errors![0]!.message).toBe(`Internal error. Request id: ${requestId}`);
+      expect(JSON.stringify(body)).not.toMatch(/audit storage|insert|sqlite/i);
+    } finally {
+      await sql`drop trigger fail_rotation_audit`.execute(t.keygate.deps.db);
+    }
+    expect(await keyCount(tenant.dev.id)).toBe(before);
+    expect(await auditOf(key.row.id)).toEqual(['KEY_CREATED']);
+    expect(await permissionsOf(key.secret)).toEqual(['coupons:read']);
+    const row = await t.keygate.deps.db.selectFrom('api_keys').selectAll().where('id', '=', key.row.id).executeTakeFirstOrThrow();
+    expect([row.rotated_to_id, row.expires_at]).toEqual([null, null]);
+  });
+});
