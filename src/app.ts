@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import { connectDatabase, type DatabaseHandle } from './database/connect.js';
 import { migrateToLatest } from './database/migrator.js';
 import type { Deps } from './deps.js';
+import { ActivityRecorder } from './modules/activity/activity.recorder.js';
 import { KeyUsageRecorder } from './modules/api-key/api-key.usage.js';
 import { SessionTokens } from './modules/auth/session.js';
 import { type Clock, systemClock } from './shared/clock.js';
@@ -22,7 +23,7 @@ export interface KeygateOptions {
 export interface Keygate {
   deps: Deps;
   yoga: KeygateYoga;
-  /** Flushes background writers and closes the database. */
+  /** Writes what background writers hold (key usage, activity) and closes the database. */
   close(): Promise<void>;
 }
 
@@ -43,6 +44,7 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
     secretBox: new SecretBox(config.masterKey),
     sessions: new SessionTokens(config.sessionSecret, clock),
     keyUsage,
+    activity: new ActivityRecorder(database.db, { logger }),
     logger,
   };
   const yoga = createKeygateYoga(deps);
@@ -50,7 +52,7 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
     deps,
     yoga,
     async close() {
-      await keyUsage.flush();
+      await Promise.all([keyUsage.flush(), deps.activity.close()]);
       await database.close();
     },
   };

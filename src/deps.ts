@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { DatabaseHandle } from './database/connect.js';
 import type { Database } from './database/database.js';
+import type { ActivityRecorder } from './modules/activity/activity.recorder.js';
 import type { KeyUsageRecorder } from './modules/api-key/api-key.usage.js';
 import type { SessionTokens } from './modules/auth/session.js';
 import type { Clock } from './shared/clock.js';
@@ -15,5 +16,6 @@ export interface Deps {
   secretBox: SecretBox;
   sessions: SessionTokens;
   keyUsage: KeyUsageRecorder;
+  activity: ActivityRecorder;
   logger: Logger;
 }

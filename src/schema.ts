@@ -16,6 +16,11 @@ import './modules/api-key/api-key.schema.js';
 import './modules/api-key/api-key-lifecycle.schema.js';
 import './modules/audit/audit.schema.js';
 import './modules/integration/integration.schema.js';
+import './modules/client-security/client-security.schema.js';
+import './modules/customer/customer.schema.js';
+import './modules/subscription/subscription.schema.js';
+import './modules/coupon/coupon.schema.js';
+import './modules/activity/activity.schema.js';
 
 builder.queryType({});
 builder.mutationType({});

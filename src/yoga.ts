@@ -3,8 +3,10 @@ import { createYoga, type YogaLogger, type YogaServerInstance } from 'graphql-yo
 import type { Logger } from 'pino';
 import { createLoaders, type RequestContext } from './context.js';
 import type { Deps } from './deps.js';
+import { useActivityLog } from './modules/activity/activity.plugin.js';
 import { authenticateKey, authenticateSession, readCredential } from './modules/auth/authenticate.js';
 import type { Principal } from './modules/auth/principal.js';
+import { customerTokenOf } from './modules/client-security/client-security.service.js';
 import { useErrorPolicy } from './plugins/error-policy.js';
 import { requestIdOf, useRequestId } from './plugins/request-id.js';
 import { schema } from './schema.js';
@@ -60,11 +62,12 @@ export function createKeygateYoga(deps: Deps): KeygateYoga {
     context: async ({ request }) => ({
       requestId: requestIdOf(request),
       principal: await authenticate(deps, request.headers),
+      customerToken: customerTokenOf(request.headers),
       deps,
       db: deps.db,
       clock: deps.clock,
       loaders: createLoaders(deps.db),
     }),
-    plugins: [useRequestId(), useErrorPolicy(deps.logger)],
+    plugins: [useRequestId(), useErrorPolicy(deps.logger), useActivityLog(deps.activity)],
   });
 }

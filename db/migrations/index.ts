@@ -1,7 +1,9 @@
 import type { Migration } from 'kysely';
 import * as foundation from './2026-11-28T0900_foundation.js';
+import * as resourcesAndActivity from './2026-11-28T1130_resources_and_activity.js';
 
 /** Every migration, by its dated name; the migrator applies them in name order. */
 export const migrations: Record<string, Migration> = {
   '2026-11-28T0900_foundation': foundation,
+  '2026-11-28T1130_resources_and_activity': resourcesAndActivity,
 };

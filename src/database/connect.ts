@@ -40,6 +40,8 @@ export async function connectDatabase({ url, poolSize = 10 }: ConnectOptions): P
     const pg = (await import('pg')).default;
     // Keep timestamps as ISO strings on both dialects so rows look the same everywhere.
     pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (v) => new Date(v).toISOString());
+    // JSON columns come back as text, as on SQLite; repositories parse them.
+    pg.types.setTypeParser(pg.types.builtins.JSONB, (v) => v);
     const pool = new pg.Pool({ connectionString: url, max: poolSize });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log });
     const host = new URL(url).host;

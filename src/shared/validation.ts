@@ -14,3 +14,29 @@ export function optionalText(field: string, value: string | null | undefined, ma
   if (value == null || value.trim() === '') return null;
   return requireText(field, value, max);
 }
+
+/** An identifier: 1 to `max` characters of letters, digits and `_ - . : @`. */
+export function requireIdentifier(field: string, value: string, max: number): string {
+  if (value.length === 0 || value.length > max || !/^[A-Za-z0-9_\-.:@]+$/.test(value)) {
+    throw badInput(field, `must be 1 to ${max} characters of letters, digits and _ - . : @.`);
+  }
+  return value;
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+export function optionalEmail(field: string, value: string | null | undefined): string | null {
+  if (value == null || value.trim() === '') return null;
+  const email = value.trim();
+  if (email.length > 254 || !EMAIL.test(email)) throw badInput(field, 'must be an email address of at most 254 characters.');
+  return email;
+}
+
+/** Arbitrary JSON of bounded size, as JSON text (null for no value). */
+export function optionalJson(field: string, value: unknown, maxBytes: number): string | null {
+  if (value === undefined || value === null) return null;
+  const text = JSON.stringify(value);
+  const size = Buffer.byteLength(text, 'utf8');
+  if (size > maxBytes) throw badInput(field, `must be at most ${maxBytes} bytes of JSON, got ${size}.`);
+  return text;
+}

@@ -22,11 +22,15 @@ describe('migrations', () => {
       expect(await migrateToLatest(handle.db)).toEqual(names);
       expect(await tables(handle.db)).toEqual([
         'accounts',
+        'activity_events',
         'api_keys',
+        'coupons',
+        'customers',
         'environments',
         'integrations',
         'key_audit_events',
         'memberships',
+        'subscriptions',
         'users',
       ]);
       expect(await migrateToLatest(handle.db)).toEqual([]);

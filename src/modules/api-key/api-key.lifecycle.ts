@@ -56,7 +56,7 @@ async function changeKey<T>(
   const { grants } = await reachKey(ctx, id);
   return ctx.db.transaction().execute(async (trx) => {
     const key = await lockKey(trx, id, ctx.deps.database.dialect);
-    if (!key || key.deleted_at) throw notFound('API key');
+    if (!key) throw notFound('API key');
     await authorizeKeyAction(ctx, grants, action, key);
     assertMutableFor(action, key);
     const now = ctx.clock.now();

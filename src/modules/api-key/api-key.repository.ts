@@ -9,8 +9,7 @@ type Db = Kysely<Database>;
 
 /** Stored scope as an array, whichever dialect returned it. */
 export function storedScopes(row: Pick<ApiKeyRow, 'scopes'>): string[] | null {
-  if (row.scopes == null) return null;
-  return typeof row.scopes === 'string' ? (JSON.parse(row.scopes) as string[]) : row.scopes;
+  return row.scopes == null ? null : (JSON.parse(row.scopes) as string[]);
 }
 
 export async function findKeyByDigest(db: Db, digest: string): Promise<ApiKeyRow | undefined> {

@@ -92,10 +92,14 @@ export async function issueKey(trx: Transaction<Database>, deps: Pick<Deps, 'sec
   return { row, secret };
 }
 
-/** A key the caller can see, with the caller's grants in its environment; NOT_FOUND otherwise. */
+/**
+ * A key the caller can see, with the caller's grants in its environment;
+ * NOT_FOUND otherwise. Keys of disconnected integrations stay readable by id
+ * (revoked, so EXPIRED) to keep their audit trail; lists leave them out.
+ */
 export async function reachKey(ctx: RequestContext, id: string): Promise<{ key: ApiKeyRow; grants: Grants }> {
   const key = await ctx.loaders.apiKey.load(id);
-  const grants = key && !key.deleted_at ? grantsOn(ctx.principal, key) : null;
+  const grants = key ? grantsOn(ctx.principal, key) : null;
   if (!key || !grants) throw notFound('API key');
   return { key, grants };
 }

@@ -14,8 +14,8 @@ export interface ApiKeyTable {
   digest: string;
   last4: string;
   secret_encrypted: string;
-  /** JSON array; only scoped keys store one (see permission.model.ts). */
-  scopes: string | string[] | null;
+  /** JSON array as text; only scoped keys store one (see permission.model.ts). */
+  scopes: string | null;
   integration_id: string | null;
   created_at: string;
   created_by_type: ActorType;

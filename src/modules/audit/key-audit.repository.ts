@@ -52,6 +52,5 @@ export async function countKeyEvents(db: Kysely<Database>, keyId: string): Promi
 }
 
 export function eventDetails(row: Pick<KeyAuditEventRow, 'details'>): Record<string, unknown> | null {
-  if (row.details == null) return null;
-  return typeof row.details === 'string' ? (JSON.parse(row.details) as Record<string, unknown>) : row.details;
+  return row.details == null ? null : (JSON.parse(row.details) as Record<string, unknown>);
 }

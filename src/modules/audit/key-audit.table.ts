@@ -20,8 +20,8 @@ export interface KeyAuditEventTable {
   actor_type: ActorType;
   actor_id: string | null;
   actor_name: string;
-  /** JSON object; never contains key material. */
-  details: string | Record<string, unknown> | null;
+  /** JSON object as text; never contains key material. */
+  details: string | null;
   created_at: string;
 }
 

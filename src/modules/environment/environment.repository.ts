@@ -22,3 +22,11 @@ export async function findSlugsOfAccount(db: Db, accountId: string): Promise<str
   const rows = await db.selectFrom('environments').select('slug').where('account_id', '=', accountId).execute();
   return rows.map((r) => r.slug);
 }
+
+export async function updateEnvironmentSecurity(
+  db: Db,
+  id: string,
+  patch: Partial<Pick<EnvironmentRow, 'client_side_security' | 'signing_secret_encrypted'>>,
+): Promise<void> {
+  await db.updateTable('environments').set(patch).where('id', '=', id).execute();
+}

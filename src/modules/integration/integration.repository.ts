@@ -6,3 +6,13 @@ export async function findIntegrationsByIds(db: Kysely<Database>, ids: readonly 
   if (ids.length === 0) return [];
   return db.selectFrom('integrations').selectAll().where('id', 'in', ids).execute();
 }
+
+export async function listConnectedIntegrations(db: Kysely<Database>, environmentId: string): Promise<IntegrationRow[]> {
+  return db
+    .selectFrom('integrations')
+    .selectAll()
+    .where('environment_id', '=', environmentId)
+    .where('disconnected_at', 'is', null)
+    .orderBy('id')
+    .execute();
+}

@@ -1,8 +1,12 @@
 import { builder } from '../../builder.js';
 import { ApiKeyRef } from '../api-key/api-key.schema.js';
+import type { IssuedKey } from '../api-key/api-key.service.js';
 import { NodeRef } from '../common/common.schema.js';
 import { EnvironmentRef } from '../environment/environment.schema.js';
+import { P } from '../permission/permission.catalogue.js';
+import { requires } from '../permission/permission.guard.js';
 import { INTEGRATION_SCOPES } from '../permission/permission.model.js';
+import { connectIntegration, disconnectIntegration, listIntegrations } from './integration.service.js';
 import type { IntegrationRow } from './integration.table.js';
 
 export const IntegrationTypeEnum = builder.enumType('IntegrationType', {
@@ -38,3 +42,57 @@ builder.objectField(ApiKeyRef, 'integration', (t) =>
     resolve: (k, _args, ctx) => (k.integration_id ? ctx.loaders.integration.load(k.integration_id) : null),
   }),
 );
+
+const ConnectIntegrationInput = builder.inputType('ConnectIntegrationInput', {
+  fields: (t) => ({ environmentId: t.id({ required: false }), type: t.field({ type: IntegrationTypeEnum, required: true }) }),
+});
+
+const DisconnectIntegrationInput = builder.inputType('DisconnectIntegrationInput', {
+  fields: (t) => ({ id: t.id({ required: true }) }),
+});
+
+const ConnectIntegrationPayload = builder
+  .objectRef<{ integration: IntegrationRow; issued: IssuedKey }>('ConnectIntegrationPayload')
+  .implement({
+    fields: (t) => ({
+      integration: t.field({ type: IntegrationRef, resolve: (p) => p.integration }),
+      secret: t.string({ description: "The integration key's secret, shown once.", resolve: (p) => p.issued.secret }),
+    }),
+  });
+
+const DisconnectIntegrationPayload = builder.objectRef<{ id: string }>('DisconnectIntegrationPayload').implement({
+  fields: (t) => ({ id: t.exposeID('id') }),
+});
+
+const manageEnvironment = requires([P.manageEnvironment]);
+
+builder.queryField('integrations', (t) =>
+  t.field({
+    ...manageEnvironment,
+    type: [IntegrationRef],
+    description: 'Connected integrations of an environment. Owners and the full access key.',
+    args: { environmentId: t.arg.id({ required: false }) },
+    resolve: (_root, args, ctx) => listIntegrations(ctx, args.environmentId == null ? null : String(args.environmentId)),
+  }),
+);
+
+builder.mutationFields((t) => ({
+  connectIntegration: t.field({
+    ...manageEnvironment,
+    type: ConnectIntegrationPayload,
+    description: 'Provisions an INTEGRATION key with the fixed scope of the integration type; CONFLICT if already connected.',
+    args: { input: t.arg({ type: ConnectIntegrationInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      connectIntegration(ctx, {
+        environmentId: input.environmentId == null ? null : String(input.environmentId),
+        type: input.type,
+      }),
+  }),
+  disconnectIntegration: t.field({
+    ...manageEnvironment,
+    type: DisconnectIntegrationPayload,
+    description: 'The integration key stops authenticating at once and leaves key lists; its audit trail stays.',
+    args: { input: t.arg({ type: DisconnectIntegrationInput, required: true }) },
+    resolve: (_root, { input }, ctx) => disconnectIntegration(ctx, { id: String(input.id) }),
+  }),
+}));

@@ -1,0 +1,110 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Database } from '../../database/database.js';
+import { environmentsOfObjects, insertActivityEvents } from './activity.repository.js';
+import type { ActivityEventRow } from './activity.table.js';
+
+/** An event as the request saw it; the environment may still be known only by an object id. */
+export interface PendingActivity {
+  row: ActivityEventRow;
+  /** An object id from the call's arguments whose environment the event belongs to (user calls). */
+  locateBy: string | null;
+  /** Accounts the caller belongs to: an event is placed only in a place the caller can reach. */
+  reachableAccounts: readonly string[];
+}
+
+export interface ActivityRecorderOptions {
+  /** Write when this many events are waiting (default 200). */
+  batchSize?: number;
+  /** Otherwise write this long after the first waiting event (default 200 ms). */
+  flushAfterMs?: number;
+  /** Events kept while the database is unreachable; the oldest are dropped (and counted) beyond it. */
+  maxQueued?: number;
+  logger: Logger;
+}
+
+/**
+ * The activity log's writer: requests append in memory (no I/O on the request
+ * path); batches go to the database in one statement each. A failed batch is
+ * kept and retried; ids are fixed up front, so retries never duplicate.
+ * `close()` writes everything still waiting (graceful shutdown).
+ */
+export class ActivityRecorder {
+  private queue: PendingActivity[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private writing: Promise<void> = Promise.resolve();
+  private failures = 0;
+  dropped = 0;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly options: ActivityRecorderOptions,
+  ) {}
+
+  get depth(): number {
+    return this.queue.length;
+  }
+
+  record(events: readonly PendingActivity[]): void {
+    if (events.length === 0) return;
+    this.queue.push(...events);
+    const overflow = this.queue.length - (this.options.maxQueued ?? 100_000);
+    if (overflow > 0) {
+      this.queue.splice(0, overflow);
+      this.dropped += overflow;
+      this.options.logger.error({ dropped: overflow }, 'activity queue full: dropped the oldest events');
+    }
+    if (this.queue.length >= (this.options.batchSize ?? 200)) void this.flush();
+    else this.schedule(this.options.flushAfterMs ?? 200);
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.flush();
+    }, ms);
+    this.timer.unref?.();
+  }
+
+  /** Writes everything waiting now; resolves when it is in the database (or failed and re-queued). */
+  flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.writing = this.writing.then(() => this.writeWaiting());
+    return this.writing;
+  }
+
+  private async writeWaiting(): Promise<void> {
+    const batch = this.queue;
+    if (batch.length === 0) return;
+    this.queue = [];
+    try {
+      await insertActivityEvents(this.db, await this.place(batch));
+      this.failures = 0;
+    } catch (err) {
+      this.queue = batch.concat(this.queue);
+      this.failures++;
+      this.options.logger.warn({ err, waiting: this.queue.length }, 'could not write activity events; will retry');
+      this.schedule(Math.min(30_000, 250 * 2 ** Math.min(this.failures, 7)));
+    }
+  }
+
+  /** Fills in the environment of events known only by an object id, within the caller's accounts. */
+  private async place(batch: readonly PendingActivity[]): Promise<ActivityEventRow[]> {
+    const ids = [...new Set(batch.flatMap((e) => (e.row.environment_id || !e.locateBy ? [] : [e.locateBy])))];
+    const places = ids.length ? await environmentsOfObjects(this.db, ids) : new Map();
+    return batch.map(({ row, locateBy, reachableAccounts }) => {
+      const place = !row.environment_id && locateBy ? places.get(locateBy) : undefined;
+      if (!place || !reachableAccounts.includes(place.account_id)) return row;
+      return { ...row, account_id: place.account_id, environment_id: place.environment_id };
+    });
+  }
+
+  /** Graceful shutdown: keep writing until nothing waits (bounded attempts). */
+  async close(): Promise<void> {
+    for (let attempt = 0; attempt < 5 && (this.queue.length > 0 || this.timer); attempt++) await this.flush();
+    if (this.queue.length)
+      this.options.logger.error({ lost: this.queue.length }, 'activity events could not be written at shutdown');
+  }
+}

@@ -1,0 +1,33 @@
+import type { RequestContext } from '../../context.js';
+import { type Page, type PageArgs, pageRequest, toPage } from '../../shared/pagination.js';
+import type { ActorType } from '../audit/actor.js';
+import { resolveEnvironment } from '../environment/environment.service.js';
+import { assertGranted } from '../permission/permission.assert.js';
+import { P } from '../permission/permission.catalogue.js';
+import { countActivityEvents, listActivityEvents } from './activity.repository.js';
+import type { ActivityEventRow, ActivityOutcome } from './activity.table.js';
+
+export interface ListActivityArgs extends PageArgs {
+  environmentId?: string | null;
+  apiKeyId?: string | null;
+  actorType?: ActorType | null;
+  outcome?: ActivityOutcome | null;
+  since?: Date | null;
+}
+
+/** The environment's activity, newest first; this instance's waiting events are written first. */
+export async function listActivity(ctx: RequestContext, args: ListActivityArgs): Promise<Page<ActivityEventRow>> {
+  const page = pageRequest(args);
+  const { env, grants } = await resolveEnvironment(ctx, args.environmentId);
+  assertGranted(grants, P.activityRead);
+  await ctx.deps.activity.flush();
+  const filter = {
+    environmentId: env.id,
+    apiKeyId: args.apiKeyId,
+    actorType: args.actorType,
+    outcome: args.outcome,
+    since: args.since?.toISOString() ?? null,
+  };
+  const rows = await listActivityEvents(ctx.db, filter, page);
+  return toPage(rows, page, () => countActivityEvents(ctx.db, filter));
+}

@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto';
+import { MAX_CUSTOMER_TOKEN_LENGTH, verifyCustomerToken } from '../../client/customer-token.js';
+import type { RequestContext } from '../../context.js';
+import { KeygateError } from '../../shared/errors.js';
+import { updateEnvironmentSecurity } from '../environment/environment.repository.js';
+import { resolveEnvironment } from '../environment/environment.service.js';
+import type { EnvironmentRow } from '../environment/environment.table.js';
+import { assertGranted } from '../permission/permission.assert.js';
+import { P } from '../permission/permission.catalogue.js';
+import type { Grants } from '../permission/permission.model.js';
+
+export const CUSTOMER_TOKEN_HEADER = 'x-customer-token';
+
+/** The customer token sent with a request, if any (length-capped; the verifier rejects longer ones). */
+export function customerTokenOf(headers: Headers): string | null {
+  const token = headers.get(CUSTOMER_TOKEN_HEADER);
+  if (token === null) return null;
+  return token.length > MAX_CUSTOMER_TOKEN_LENGTH ? token.slice(0, MAX_CUSTOMER_TOKEN_LENGTH + 1) : token.trim();
+}
+
+const invalidToken = (message: string) => new KeygateError('INVALID_CUSTOMER_TOKEN', message);
+
+/**
+ * SPEC §5, in one place: a caller that reads customers only through the
+ * client-safe scope (the publishable key) must show a customer token for
+ * exactly this customer when the environment enforces client-side security;
+ * a token it sends is always verified, enforced or not. Callers with
+ * `customers:read` (server keys, users) do not need one and their tokens are
+ * ignored.
+ */
+export async function authorizeCustomerRead(
+  ctx: RequestContext,
+  env: EnvironmentRow,
+  grants: Grants,
+  customerId: string,
+): Promise<void> {
+  if (grants.has(P.customersRead)) return;
+  const token = ctx.customerToken;
+  if (token === null) {
+    if (env.client_side_security === 'ENFORCED') {
+      throw invalidToken('This environment enforces client-side security: send an X-Customer-Token signed for this customer.');
+    }
+    return;
+  }
+  const check = verifyCustomerToken(token, ctx.deps.secretBox.open(env.signing_secret_encrypted, env.id), ctx.clock.now());
+  if (!check.ok)
+    throw invalidToken(`The customer token is ${check.reason === 'expired' ? 'expired' : 'not valid for this environment'}.`);
+  if (check.customerId !== customerId) throw invalidToken('The customer token was signed for another customer.');
+}
+
+/** setClientSideSecurity: owners and the full access key. */
+export async function setClientSideSecurity(ctx: RequestContext, input: { environmentId?: string | null; enforced: boolean }) {
+  const { env, grants } = await resolveEnvironment(ctx, input.environmentId);
+  assertGranted(grants, P.manageEnvironment);
+  const client_side_security = input.enforced ? ('ENFORCED' as const) : ('NOT_ENFORCED' as const);
+  await updateEnvironmentSecurity(ctx.db, env.id, { client_side_security });
+  return refreshed(ctx, { ...env, client_side_security });
+}
+
+/** rotateSigningSecret: a new secret at once; tokens signed with the old one stop verifying. */
+export async function rotateSigningSecret(ctx: RequestContext, input: { environmentId?: string | null }) {
+  const { env, grants } = await resolveEnvironment(ctx, input.environmentId);
+  assertGranted(grants, P.manageEnvironment);
+  const signing_secret_encrypted = ctx.deps.secretBox.seal(randomBytes(32).toString('hex'), env.id);
+  await updateEnvironmentSecurity(ctx.db, env.id, { signing_secret_encrypted });
+  return refreshed(ctx, { ...env, signing_secret_encrypted });
+}
+
+function refreshed(ctx: RequestContext, env: EnvironmentRow): EnvironmentRow {
+  ctx.loaders.environment.clear(env.id).prime(env.id, env);
+  return env;
+}

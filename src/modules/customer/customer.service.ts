@@ -1,0 +1,103 @@
+import type { RequestContext } from '../../context.js';
+import { isUniqueViolation } from '../../database/errors.js';
+import { conflict, missingPermission, notFound } from '../../shared/errors.js';
+import { newId } from '../../shared/ids.js';
+import { type Page, type PageArgs, pageRequest, toPage } from '../../shared/pagination.js';
+import { optionalEmail, optionalJson, optionalText, requireIdentifier } from '../../shared/validation.js';
+import { authorizeCustomerRead } from '../client-security/client-security.service.js';
+import { resolveEnvironment } from '../environment/environment.service.js';
+import { assertGranted } from '../permission/permission.assert.js';
+import { P } from '../permission/permission.catalogue.js';
+import { countCustomers, findCustomer, insertCustomer, listCustomers, updateCustomerRow } from './customer.repository.js';
+import type { CustomerRow } from './customer.table.js';
+
+export const CUSTOMER_ID_MAX = 255;
+export const CUSTOMER_NAME_MAX = 200;
+export const CUSTOMER_METADATA_MAX_BYTES = 16 * 1024;
+
+export async function listCustomersOf(
+  ctx: RequestContext,
+  args: PageArgs & { environmentId?: string | null },
+): Promise<Page<CustomerRow>> {
+  const page = pageRequest(args);
+  const { env, grants } = await resolveEnvironment(ctx, args.environmentId);
+  assertGranted(grants, P.customersRead);
+  const rows = await listCustomers(ctx.db, env.id, page);
+  for (const row of rows) ctx.loaders.customer.prime(row.id, row);
+  return toPage(rows, page, () => countCustomers(ctx.db, env.id));
+}
+
+/** One customer by the caller's customerId; the publishable key also needs a valid customer token. */
+export async function getCustomer(
+  ctx: RequestContext,
+  args: { environmentId?: string | null; customerId: string },
+): Promise<CustomerRow> {
+  const { env, grants } = await resolveEnvironment(ctx, args.environmentId);
+  if (!grants.has(P.customersRead) && !grants.has(P.customersPublic)) throw missingPermission([P.customersRead]);
+  await authorizeCustomerRead(ctx, env, grants, args.customerId);
+  const customer = await findCustomer(ctx.db, env.id, args.customerId);
+  if (!customer) throw notFound('Customer');
+  ctx.loaders.customer.prime(customer.id, customer);
+  return customer;
+}
+
+/** A customer of the environment by the caller's customerId, for writes; NOT_FOUND otherwise. */
+export async function customerForWrite(ctx: RequestContext, environmentId: string, customerId: string): Promise<CustomerRow> {
+  const customer = await findCustomer(ctx.db, environmentId, customerId);
+  if (!customer) throw notFound('Customer');
+  return customer;
+}
+
+export interface CustomerInput {
+  environmentId?: string | null;
+  customerId: string;
+  name?: string | null;
+  email?: string | null;
+  metadata?: unknown;
+}
+
+export async function createCustomer(ctx: RequestContext, input: CustomerInput): Promise<CustomerRow> {
+  const customerId = requireIdentifier('customerId', input.customerId, CUSTOMER_ID_MAX);
+  const name = optionalText('name', input.name, CUSTOMER_NAME_MAX);
+  const email = optionalEmail('email', input.email);
+  const metadata = optionalJson('metadata', input.metadata, CUSTOMER_METADATA_MAX_BYTES);
+  const { env, grants } = await resolveEnvironment(ctx, input.environmentId);
+  assertGranted(grants, P.customersWrite);
+  const now = ctx.clock.now().toISOString();
+  const row: CustomerRow = {
+    id: newId('cus'),
+    account_id: env.account_id,
+    environment_id: env.id,
+    customer_id: customerId,
+    name,
+    email,
+    metadata,
+    created_at: now,
+    updated_at: now,
+  };
+  try {
+    await insertCustomer(ctx.db, row);
+  } catch (error) {
+    if (isUniqueViolation(error))
+      throw conflict(`A customer with customerId "${customerId}" already exists in this environment.`);
+    throw error;
+  }
+  ctx.loaders.customer.prime(row.id, row);
+  return row;
+}
+
+/** updateCustomer: fields left out stay as they are; explicit nulls clear them. */
+export async function updateCustomer(ctx: RequestContext, input: CustomerInput): Promise<CustomerRow> {
+  const patch: Partial<Pick<CustomerRow, 'name' | 'email' | 'metadata' | 'updated_at'>> = {};
+  if (input.name !== undefined) patch.name = optionalText('name', input.name, CUSTOMER_NAME_MAX);
+  if (input.email !== undefined) patch.email = optionalEmail('email', input.email);
+  if (input.metadata !== undefined) patch.metadata = optionalJson('metadata', input.metadata, CUSTOMER_METADATA_MAX_BYTES);
+  const { env, grants } = await resolveEnvironment(ctx, input.environmentId);
+  assertGranted(grants, P.customersWrite);
+  const customer = await customerForWrite(ctx, env.id, input.customerId);
+  patch.updated_at = ctx.clock.now().toISOString();
+  await updateCustomerRow(ctx.db, customer.id, patch);
+  const updated = { ...customer, ...patch };
+  ctx.loaders.customer.clear(customer.id).prime(customer.id, updated);
+  return updated;
+}
