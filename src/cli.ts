@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { createKeygate, type Keygate } from './app.js';
+import { createCustomerToken } from './client/customer-token.js';
 import { type Config, loadConfig } from './config.js';
 import { migrateToLatest } from './database/migrator.js';
 import { findUserByEmail } from './modules/account/account.repository.js';
@@ -12,6 +13,7 @@ import {
   parseRole,
 } from './modules/account/account.service.js';
 import { parseDuration } from './modules/auth/session.js';
+import { findEnvironmentsByIds } from './modules/environment/environment.repository.js';
 import { startServer } from './server.js';
 
 const USAGE = `Usage: keygate <command> [options]
@@ -26,6 +28,9 @@ Commands:
                                  Add a user to an account (or change their role).
   token --email EMAIL [--ttl DURATION]
                                  Mint a session token (default ttl 24h; e.g. 30m, 12h, 7d).
+  sign-customer-token --environment ID --customer ID [--expires-in DURATION]
+                                 Sign an X-Customer-Token with the environment's signing secret
+                                 (platform form without --expires-in; expiring form with it).
 
 Environment: DATABASE_URL, PORT, HOST, KEYGATE_MASTER_KEY, KEYGATE_SESSION_SECRET,
 KEYGATE_DATA_DIR, LOG_LEVEL (see README).`;
@@ -119,6 +124,9 @@ export async function main(argv: string[]): Promise<void> {
       email: { type: 'string' },
       role: { type: 'string' },
       ttl: { type: 'string' },
+      environment: { type: 'string' },
+      customer: { type: 'string' },
+      'expires-in': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -181,6 +189,21 @@ export async function main(argv: string[]): Promise<void> {
         const user = await findUserByEmail(keygate.deps.db, required(values, 'email').trim().toLowerCase());
         if (!user) throw new UsageError(`No user with email ${values.email}.`);
         console.log(await keygate.deps.sessions.mint(user.id, ttl));
+      } finally {
+        await keygate.close();
+      }
+      return;
+    }
+    case 'sign-customer-token': {
+      const environmentId = required(values, 'environment');
+      const customerId = required(values, 'customer');
+      const expiresIn = values['expires-in'] ? parseDuration(values['expires-in']) : undefined;
+      const keygate = await open(config);
+      try {
+        const [env] = await findEnvironmentsByIds(keygate.deps.db, [environmentId]);
+        if (!env) throw new UsageError(`No environment with id ${environmentId}.`);
+        const secret = keygate.deps.secretBox.open(env.signing_secret_encrypted, env.id);
+        console.log(createCustomerToken(customerId, secret, { expiresIn, now: keygate.deps.clock.now() }));
       } finally {
         await keygate.close();
       }

@@ -10,8 +10,8 @@ export interface DatabaseHandle {
   dialect: Dialect;
   /** Counts statements sent to the database; tests use it to prove batching. */
   stats: { statements: number };
-  /** Calls `listener` with the SQL of every statement until the returned function is called. */
-  observe(listener: (sql: string) => void): () => void;
+  /** Calls `listener` with the SQL and parameters of every statement until the returned function is called. */
+  observe(listener: (sql: string, parameters: readonly unknown[]) => void): () => void;
   /** Human description without credentials, for logs and errors. */
   description: string;
   close(): Promise<void>;
@@ -26,12 +26,12 @@ export interface ConnectOptions {
 /** The one place where the dialect is chosen from the database URL. */
 export async function connectDatabase({ url, poolSize = 10 }: ConnectOptions): Promise<DatabaseHandle> {
   const stats = { statements: 0 };
-  const listeners = new Set<(sql: string) => void>();
+  const listeners = new Set<(sql: string, parameters: readonly unknown[]) => void>();
   const log = (event: LogEvent) => {
     stats.statements++;
-    for (const listener of listeners) listener(event.query.sql);
+    for (const listener of listeners) listener(event.query.sql, event.query.parameters);
   };
-  const observe = (listener: (sql: string) => void) => {
+  const observe = (listener: (sql: string, parameters: readonly unknown[]) => void) => {
     listeners.add(listener);
     return () => void listeners.delete(listener);
   };

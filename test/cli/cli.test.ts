@@ -87,3 +87,36 @@ describe('keygate CLI', () => {
     expect(stdout + stderr).not.toContain(readFileSync(file, 'utf8').trim());
   });
 });
+
+describe('keygate sign-customer-token', () => {
+  it('signs platform-form and expiring tokens that verify against the environment secret', async () => {
+    const { stdout } = await keygate('bootstrap', '--account', 'Tokens', '--plan', 'FREE', '--owner', 'tok@acme.test', '--json');
+    const env = JSON.parse(lastLine(stdout)).environments[0];
+    const platform = (await keygate('sign-customer-token', '--environment', env.id, '--customer', 'cus-42')).stdout.trim();
+    expect(platform).toMatch(/^HMAC-SHA256 cus-42:[0-9a-f]{64}$/);
+    const expiring = (await keygate('sign-customer-token', '--environment', env.id, '--customer', 'cus-42', '--expires-in', '15m')).stdout.trim();
+    const match = /^HMAC-SHA256-EXP cus-42:(\d+):[0-9a-f]{64}$/.exec(expiring);
+    expect(match).not.toBeNull();
+    const expiresAt = Number(match![1]) * 1000;
+    expect(expiresAt - Date.now()).toBeGreaterThan(14 * 60_000);
+    expect(expiresAt - Date.now()).toBeLessThanOrEqual(15 * 60_000);
+
+    // The secret the CLI signed with is the environment's: the full access key can read it.
+    const { createKeygate } = await import('../../src/app.js');
+    const { loadConfig } = await import('../../src/config.js');
+    const { createHmac } = await import('node:crypto');
+    const app = await createKeygate({ config: { ...loadConfig({ KEYGATE_DATA_DIR: dataDir }), logLevel: 'silent' } });
+    try {
+      const res = await app.yoga.fetch('http://k/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': env.fullAccessKey.secret },
+        body: JSON.stringify({ query: `{ environment(id: "${env.id}") { signingSecret } }` }),
+      });
+      const secret = ((await res.json()) as any).data.environment.signingSecret;
+      expect(platform).toBe(`HMAC-SHA256 cus-42:${createHmac('sha256', secret).update('cus-42').digest('hex')}`);
+    } finally {
+      await app.close();
+    }
+    await expect(keygate('sign-customer-token', '--environment', 'env_nope', '--customer', 'c')).rejects.toMatchObject({ stderr: expect.stringContaining('No environment') });
+  });
+});
