@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
+  buildSchema,
   type GraphQLArgument,
   type GraphQLField,
   type GraphQLInputType,
   type GraphQLNamedType,
   type GraphQLObjectType,
   type GraphQLSchema,
-  buildSchema,
   getDirectiveValues,
   getNamedType,
   isEnumType,
@@ -18,7 +18,7 @@ import {
   isScalarType,
 } from 'graphql';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Credential, type Tenant, type TestKeygate, seedTenant, startTestKeygate } from '../harness/keygate.js';
+import { type Credential, seedTenant, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
 
 /**
  * Directives and enforcement cannot drift: for every field carrying
@@ -33,7 +33,9 @@ const requiresScopes = printed.getDirective('requiresScopes')!;
 
 type Requirement = string[][];
 
-function directiveOf(node: { astNode?: GraphQLField<unknown, unknown>['astNode'] | GraphQLObjectType['astNode'] | null }): Requirement | null {
+function directiveOf(node: {
+  astNode?: GraphQLField<unknown, unknown>['astNode'] | GraphQLObjectType['astNode'] | null;
+}): Requirement | null {
   if (!node.astNode) return null;
   const values = getDirectiveValues(requiresScopes, node.astNode as never);
   return values ? (values.scopes as Requirement) : null;
@@ -76,9 +78,22 @@ function callOf(field: GraphQLField<unknown, unknown>): string {
 }
 
 /** How to reach an object of each guarded type from Query, with the path to the object. */
-const ROUTES: Record<string, { variables?: string; wrap: (inner: string) => string; path: (string | number)[]; parents: [string, string][] }> = {
-  Environment: { variables: '($env: ID!)', wrap: (i) => `environment(id: $env) { ${i} }`, path: ['environment'], parents: [['Query', 'environment']] },
-  ApiKey: { variables: '($key: ID!)', wrap: (i) => `apiKey(id: $key) { ${i} }`, path: ['apiKey'], parents: [['Query', 'apiKey']] },
+const ROUTES: Record<
+  string,
+  { variables?: string; wrap: (inner: string) => string; path: (string | number)[]; parents: [string, string][] }
+> = {
+  Environment: {
+    variables: '($env: ID!)',
+    wrap: (i) => `environment(id: $env) { ${i} }`,
+    path: ['environment'],
+    parents: [['Query', 'environment']],
+  },
+  ApiKey: {
+    variables: '($key: ID!)',
+    wrap: (i) => `apiKey(id: $key) { ${i} }`,
+    path: ['apiKey'],
+    parents: [['Query', 'apiKey']],
+  },
   Customer: { wrap: (i) => `customer(customerId: "walk-1") { ${i} }`, path: ['customer'], parents: [['Query', 'customer']] },
   Subscription: {
     wrap: (i) => `customer(customerId: "walk-1") { subscriptions { ${i} } }`,
@@ -88,7 +103,11 @@ const ROUTES: Record<string, { variables?: string; wrap: (inner: string) => stri
       ['Customer', 'subscriptions'],
     ],
   },
-  Coupon: { wrap: (i) => `coupons { edges { node { ${i} } } }`, path: ['coupons', 'edges', 0, 'node'], parents: [['Query', 'coupons']] },
+  Coupon: {
+    wrap: (i) => `coupons { edges { node { ${i} } } }`,
+    path: ['coupons', 'edges', 0, 'node'],
+    parents: [['Query', 'coupons']],
+  },
 };
 
 interface Case {
@@ -127,7 +146,9 @@ function collectCases(): Case[] {
     for (const field of Object.values(type.getFields())) {
       const needs = requirementsOf(type, field);
       if (!needs.length) continue;
-      const parentNeeds = route.parents.flatMap(([t, f]) => requirementsOf(...(Object.values(fieldOf(t, f)) as [GraphQLObjectType, GraphQLField<unknown, unknown>])));
+      const parentNeeds = route.parents.flatMap(([t, f]) =>
+        requirementsOf(...(Object.values(fieldOf(t, f)) as [GraphQLObjectType, GraphQLField<unknown, unknown>])),
+      );
       cases.push({
         coordinate: `${typeName}.${field.name}`,
         operation: 'query',
@@ -152,8 +173,16 @@ beforeAll(async () => {
   tenant = await seedTenant(t);
   targetKeyId = (await tenant.scopedKey(['api_keys:read'])).row.id;
   const owner = { key: tenant.dev.fullAccessKey.secret };
-  await t.query('mutation { createCustomer(input: { customerId: "walk-1", name: "Walker", email: "w@example.test" }) { customer { id } } }', {}, owner);
-  await t.query('mutation { createSubscription(input: { customerId: "walk-1", planId: "pro" }) { subscription { id } } }', {}, owner);
+  await t.query(
+    'mutation { createCustomer(input: { customerId: "walk-1", name: "Walker", email: "w@example.test" }) { customer { id } } }',
+    {},
+    owner,
+  );
+  await t.query(
+    'mutation { createSubscription(input: { customerId: "walk-1", planId: "pro" }) { subscription { id } } }',
+    {},
+    owner,
+  );
   await t.query('mutation { createCoupon(input: { code: "WALK", percentOff: 10 }) { coupon { id } } }', {}, owner);
 });
 
@@ -185,7 +214,10 @@ const forbiddenAt = (errors: readonly any[] | undefined, p: (string | number)[])
 
 /** Every way to satisfy a list of requirements: one permission set per combination of alternatives. */
 function combinations(requirements: Requirement[]): string[][] {
-  return requirements.reduce<string[][]>((sets, r) => sets.flatMap((set) => r.map((alt) => [...new Set([...set, ...alt])])), [[]]);
+  return requirements.reduce<string[][]>(
+    (sets, r) => sets.flatMap((set) => r.map((alt) => [...new Set([...set, ...alt])])),
+    [[]],
+  );
 }
 
 const cases = collectCases().map((c) => {
@@ -214,12 +246,19 @@ describe('every @requiresScopes field is enforced exactly as printed', () => {
 
   for (const c of cases) {
     it(c.title, async () => {
-      const variables = c.document.includes('$env') ? { env: tenant.dev.id } : c.document.includes('$key') ? { key: targetKeyId } : {};
+      const variables = c.document.includes('$env')
+        ? { env: tenant.dev.id }
+        : c.document.includes('$key')
+          ? { key: targetKeyId }
+          : {};
       const allowed = await t.query(c.document, variables, await credentialHolding(c.allowed));
       expect(allowed.status).toBe(200);
       // Executed (a document that fails validation has no data at all) and nothing denied.
       expect(allowed.body, JSON.stringify(allowed.body)).toHaveProperty('data');
-      expect((allowed.body.errors ?? []).filter((e: any) => e.extensions?.code === 'FORBIDDEN'), JSON.stringify(allowed.body)).toEqual([]);
+      expect(
+        (allowed.body.errors ?? []).filter((e: any) => e.extensions?.code === 'FORBIDDEN'),
+        JSON.stringify(allowed.body),
+      ).toEqual([]);
       if (c.parentNeeds.length) expect(allowed.body.errors, JSON.stringify(allowed.body)).toBeUndefined();
 
       if (!c.denier) return;

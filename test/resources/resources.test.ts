@@ -9,7 +9,7 @@ import {
   CustomersDocument,
   UpdateCustomerDocument,
 } from '../../src/client/generated/graphql.js';
-import { type Credential, type Tenant, type TestKeygate, codes, seedTenant, startTestKeygate } from '../harness/keygate.js';
+import { type Credential, codes, seedTenant, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
 import { describeSecurityMatrix } from '../harness/security-matrix.js';
 
 let t: TestKeygate;
@@ -18,7 +18,15 @@ beforeAll(async () => {
 });
 
 const count = async (table: 'customers' | 'subscriptions' | 'coupons', environmentId: string) =>
-  Number((await t.keygate.deps.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).where('environment_id', '=', environmentId).executeTakeFirstOrThrow()).n);
+  Number(
+    (
+      await t.keygate.deps.db
+        .selectFrom(table)
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('environment_id', '=', environmentId)
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 
 describe('customers', () => {
   let tenant: Tenant;
@@ -43,10 +51,20 @@ describe('customers', () => {
       metadata: { tier: 'gold', seats: 3 },
       createdAt: t.clock.now().toISOString(),
     });
-    const updated = await t.run(UpdateCustomerDocument, { input: { customerId: 'cus-1', email: null, metadata: ['a', 1] } }, server);
+    const updated = await t.run(
+      UpdateCustomerDocument,
+      { input: { customerId: 'cus-1', email: null, metadata: ['a', 1] } },
+      server,
+    );
     expect(updated.body.data!.updateCustomer.customer).toMatchObject({ name: 'Ada', email: null, metadata: ['a', 1] });
     const read = await t.run(CustomerDocument, { customerId: 'cus-1' }, server);
-    expect(read.body.data!.customer).toMatchObject({ customerId: 'cus-1', name: 'Ada', email: null, metadata: ['a', 1], subscriptions: [] });
+    expect(read.body.data!.customer).toMatchObject({
+      customerId: 'cus-1',
+      name: 'Ada',
+      email: null,
+      metadata: ['a', 1],
+      subscriptions: [],
+    });
   });
 
   it('rejects a duplicate customerId with CONFLICT and keeps the first', async () => {
@@ -81,7 +99,11 @@ describe('customers', () => {
     expect(codes(missing.body)).toEqual(['NOT_FOUND']);
     const fromProd = await t.run(CustomerDocument, { customerId: 'only-dev' }, { key: tenant.prod.fullAccessKey.secret });
     expect(codes(fromProd.body)).toEqual(['NOT_FOUND']);
-    const prodNamingDev = await t.run(CustomerDocument, { environmentId: tenant.dev.id, customerId: 'only-dev' }, { key: tenant.prod.fullAccessKey.secret });
+    const prodNamingDev = await t.run(
+      CustomerDocument,
+      { environmentId: tenant.dev.id, customerId: 'only-dev' },
+      { key: tenant.prod.fullAccessKey.secret },
+    );
     expect(codes(prodNamingDev.body)).toEqual(['NOT_FOUND']);
     const update = await t.run(UpdateCustomerDocument, { input: { customerId: 'nobody', name: 'x' } }, server);
     expect(codes(update.body)).toEqual(['NOT_FOUND']);
@@ -90,9 +112,17 @@ describe('customers', () => {
   it('lets members write and read-only users only read', async () => {
     const member = await tenant.user('MEMBER');
     const readOnly = await tenant.user('READ_ONLY');
-    const byMember = await t.run(CreateCustomerDocument, { input: { environmentId: tenant.dev.id, customerId: 'by-member' } }, { token: member.token });
+    const byMember = await t.run(
+      CreateCustomerDocument,
+      { input: { environmentId: tenant.dev.id, customerId: 'by-member' } },
+      { token: member.token },
+    );
     expect(byMember.body.errors).toBeUndefined();
-    const byReader = await t.run(CreateCustomerDocument, { input: { environmentId: tenant.dev.id, customerId: 'by-reader' } }, { token: readOnly.token });
+    const byReader = await t.run(
+      CreateCustomerDocument,
+      { input: { environmentId: tenant.dev.id, customerId: 'by-reader' } },
+      { token: readOnly.token },
+    );
     expect(codes(byReader.body)).toEqual(['FORBIDDEN']);
     const list = await t.run(CustomersDocument, { environmentId: tenant.dev.id }, { token: readOnly.token });
     expect(list.body.data!.customers.edges.map((e) => e.node.customerId)).toContain('by-member');
@@ -106,10 +136,22 @@ describe('customer list with subscriptions', () => {
     tenant = await seedTenant(t);
     server = { key: tenant.dev.fullAccessKey.secret };
     for (let i = 0; i < 120; i++) {
-      await t.run(CreateCustomerDocument, { input: { customerId: `c${String(i).padStart(3, '0')}`, name: `Customer ${i}` } }, server);
+      await t.run(
+        CreateCustomerDocument,
+        { input: { customerId: `c${String(i).padStart(3, '0')}`, name: `Customer ${i}` } },
+        server,
+      );
       if (i % 2 === 0) {
-        await t.run(CreateSubscriptionDocument, { input: { customerId: `c${String(i).padStart(3, '0')}`, planId: 'pro' } }, server);
-        await t.run(CreateSubscriptionDocument, { input: { customerId: `c${String(i).padStart(3, '0')}`, planId: 'addon' } }, server);
+        await t.run(
+          CreateSubscriptionDocument,
+          { input: { customerId: `c${String(i).padStart(3, '0')}`, planId: 'pro' } },
+          server,
+        );
+        await t.run(
+          CreateSubscriptionDocument,
+          { input: { customerId: `c${String(i).padStart(3, '0')}`, planId: 'addon' } },
+          server,
+        );
       }
     }
   });
@@ -160,17 +202,31 @@ describe('subscriptions', () => {
   });
 
   it('creates and cancels a subscription; cancelling twice is a CONFLICT', async () => {
-    const created = await t.run(CreateSubscriptionDocument, { input: { customerId: 'sub-owner', planId: 'pro_monthly' } }, server);
+    const created = await t.run(
+      CreateSubscriptionDocument,
+      { input: { customerId: 'sub-owner', planId: 'pro_monthly' } },
+      server,
+    );
     const subscription = created.body.data!.createSubscription.subscription;
     expect(subscription).toMatchObject({ planId: 'pro_monthly', status: 'ACTIVE', customer: { customerId: 'sub-owner' } });
     t.clock.advance(60_000);
     const canceled = await t.run(CancelSubscriptionDocument, { input: { id: subscription.id } }, server);
-    expect(canceled.body.data!.cancelSubscription.subscription).toEqual({ id: subscription.id, status: 'CANCELED', canceledAt: t.clock.now().toISOString() });
+    expect(canceled.body.data!.cancelSubscription.subscription).toEqual({
+      id: subscription.id,
+      status: 'CANCELED',
+      canceledAt: t.clock.now().toISOString(),
+    });
     const again = await t.run(CancelSubscriptionDocument, { input: { id: subscription.id } }, server);
     expect(codes(again.body)).toEqual(['CONFLICT']);
     const customer = await t.run(CustomerDocument, { customerId: 'sub-owner' }, server);
     expect(customer.body.data!.customer!.subscriptions).toEqual([
-      { id: subscription.id, planId: 'pro_monthly', status: 'CANCELED', createdAt: expect.any(String), canceledAt: t.clock.now().toISOString() },
+      {
+        id: subscription.id,
+        planId: 'pro_monthly',
+        status: 'CANCELED',
+        createdAt: expect.any(String),
+        canceledAt: t.clock.now().toISOString(),
+      },
     ]);
   });
 
@@ -179,13 +235,21 @@ describe('subscriptions', () => {
     expect(codes(noCustomer.body)).toEqual(['NOT_FOUND']);
     const badPlan = await t.run(CreateSubscriptionDocument, { input: { customerId: 'sub-owner', planId: '' } }, server);
     expect(codes(badPlan.body)).toEqual(['BAD_USER_INPUT']);
-    const otherEnv = await t.run(CreateSubscriptionDocument, { input: { customerId: 'sub-owner', planId: 'pro' } }, { key: tenant.prod.fullAccessKey.secret });
+    const otherEnv = await t.run(
+      CreateSubscriptionDocument,
+      { input: { customerId: 'sub-owner', planId: 'pro' } },
+      { key: tenant.prod.fullAccessKey.secret },
+    );
     expect(codes(otherEnv.body)).toEqual(['NOT_FOUND']);
   });
 
   it('nulls Subscription.customer with FORBIDDEN for a key without customers:read', async () => {
     const writer = await tenant.scopedKey(['subscriptions:write']);
-    const { body } = await t.run(CreateSubscriptionDocument, { input: { customerId: 'sub-owner', planId: 'basic' } }, { key: writer.secret });
+    const { body } = await t.run(
+      CreateSubscriptionDocument,
+      { input: { customerId: 'sub-owner', planId: 'basic' } },
+      { key: writer.secret },
+    );
     expect(body.data!.createSubscription.subscription).toMatchObject({ planId: 'basic', customer: null });
     expect(codes(body)).toEqual(['FORBIDDEN']);
     expect(body.errors![0]!.path).toEqual(['createSubscription', 'subscription', 'customer']);
@@ -211,8 +275,14 @@ describe('coupons', () => {
   it('creates and lists coupons; codes are unique per environment', async () => {
     const created = await t.run(CreateCouponDocument, { input: { code: 'SPRING25', percentOff: 25 } }, server);
     expect(created.body.data!.createCoupon.coupon).toMatchObject({ code: 'SPRING25', percentOff: 25 });
-    expect(codes((await t.run(CreateCouponDocument, { input: { code: 'SPRING25', percentOff: 10 } }, server)).body)).toEqual(['CONFLICT']);
-    const inProd = await t.run(CreateCouponDocument, { input: { code: 'SPRING25', percentOff: 10 } }, { key: tenant.prod.fullAccessKey.secret });
+    expect(codes((await t.run(CreateCouponDocument, { input: { code: 'SPRING25', percentOff: 10 } }, server)).body)).toEqual([
+      'CONFLICT',
+    ]);
+    const inProd = await t.run(
+      CreateCouponDocument,
+      { input: { code: 'SPRING25', percentOff: 10 } },
+      { key: tenant.prod.fullAccessKey.secret },
+    );
     expect(inProd.body.errors).toBeUndefined();
     const list = await t.run(CouponsDocument, {}, server);
     expect(list.body.data!.coupons).toMatchObject({ totalCount: 1, edges: [{ node: { code: 'SPRING25', percentOff: 25 } }] });
@@ -220,7 +290,11 @@ describe('coupons', () => {
 
   it('rejects percentOff outside 1..100, naming the field and limit', async () => {
     for (const percentOff of [-5, 0, 101, 1000]) {
-      const { body } = await t.run(CreateCouponDocument, { input: { code: `P${percentOff}`.replace('-', 'M'), percentOff } }, server);
+      const { body } = await t.run(
+        CreateCouponDocument,
+        { input: { code: `P${percentOff}`.replace('-', 'M'), percentOff } },
+        server,
+      );
       expect(codes(body)).toEqual(['BAD_USER_INPUT']);
       expect(body.errors![0]!.message).toMatch(/^percentOff: .*1 to 100/);
     }
@@ -236,13 +310,22 @@ describeSecurityMatrix('customers', () => t, {
 describeSecurityMatrix('createCustomer', () => t, {
   permissions: ['customers:write'],
   targets: 'environment',
-  call: (c, target) => t.run(CreateCustomerDocument, { input: { environmentId: target.dev.id, customerId: `m-${Math.random().toString(36).slice(2)}` } }, c),
+  call: (c, target) =>
+    t.run(
+      CreateCustomerDocument,
+      { input: { environmentId: target.dev.id, customerId: `m-${Math.random().toString(36).slice(2)}` } },
+      c,
+    ),
 });
 describeSecurityMatrix('updateCustomer', () => t, {
   permissions: ['customers:write'],
   targets: 'environment',
   call: async (c, target) => {
-    await t.run(CreateCustomerDocument, { input: { environmentId: target.dev.id, customerId: 'matrix-u' } }, { key: target.dev.fullAccessKey.secret });
+    await t.run(
+      CreateCustomerDocument,
+      { input: { environmentId: target.dev.id, customerId: 'matrix-u' } },
+      { key: target.dev.fullAccessKey.secret },
+    );
     return t.run(UpdateCustomerDocument, { input: { environmentId: target.dev.id, customerId: 'matrix-u', name: 'n' } }, c);
   },
 });
@@ -250,7 +333,11 @@ describeSecurityMatrix('createSubscription', () => t, {
   permissions: ['subscriptions:write'],
   targets: 'environment',
   call: async (c, target) => {
-    await t.run(CreateCustomerDocument, { input: { environmentId: target.dev.id, customerId: 'matrix-s' } }, { key: target.dev.fullAccessKey.secret });
+    await t.run(
+      CreateCustomerDocument,
+      { input: { environmentId: target.dev.id, customerId: 'matrix-s' } },
+      { key: target.dev.fullAccessKey.secret },
+    );
     return t.query(
       'mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { subscription { id planId } } }',
       { input: { environmentId: target.dev.id, customerId: 'matrix-s', planId: 'p' } },
@@ -276,5 +363,10 @@ describeSecurityMatrix('coupons', () => t, {
 describeSecurityMatrix('createCoupon', () => t, {
   permissions: ['coupons:write'],
   targets: 'environment',
-  call: (c, target) => t.run(CreateCouponDocument, { input: { environmentId: target.dev.id, code: `M${Math.random().toString(36).slice(2)}`, percentOff: 5 } }, c),
+  call: (c, target) =>
+    t.run(
+      CreateCouponDocument,
+      { input: { environmentId: target.dev.id, code: `M${Math.random().toString(36).slice(2)}`, percentOff: 5 } },
+      c,
+    ),
 });

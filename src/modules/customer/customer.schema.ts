@@ -23,7 +23,9 @@ CustomerRef.implement({
     name: t.exposeString('name', { nullable: true }),
     email: t.exposeString('email', { ...readPersonal, nullable: true }),
     metadata: t.field({ ...readPersonal, type: 'JSON', nullable: true, resolve: (c) => customerMetadata(c) }),
-    createdAt: t.field({ ...readPersonal, type: 'DateTime', resolve: (c) => c.created_at }),
+    // Not personal data, and non-null in the contract: denying it would null the whole customer
+    // and break "the rest of the response is intact" for the publishable key (SPEC §5).
+    createdAt: t.field({ type: 'DateTime', resolve: (c) => c.created_at }),
     subscriptions: t.field({
       ...requires([P.subscriptionsRead], [P.subscriptionsPublic]),
       type: [SubscriptionRef],
