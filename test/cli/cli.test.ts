@@ -94,7 +94,9 @@ describe('keygate sign-customer-token', () => {
     const env = JSON.parse(lastLine(stdout)).environments[0];
     const platform = (await keygate('sign-customer-token', '--environment', env.id, '--customer', 'cus-42')).stdout.trim();
     expect(platform).toMatch(/^HMAC-SHA256 cus-42:[0-9a-f]{64}$/);
-    const expiring = (await keygate('sign-customer-token', '--environment', env.id, '--customer', 'cus-42', '--expires-in', '15m')).stdout.trim();
+    const expiring = (
+      await keygate('sign-customer-token', '--environment', env.id, '--customer', 'cus-42', '--expires-in', '15m')
+    ).stdout.trim();
     const match = /^HMAC-SHA256-EXP cus-42:(\d+):[0-9a-f]{64}$/.exec(expiring);
     expect(match).not.toBeNull();
     const expiresAt = Number(match![1]) * 1000;
@@ -117,6 +119,8 @@ describe('keygate sign-customer-token', () => {
     } finally {
       await app.close();
     }
-    await expect(keygate('sign-customer-token', '--environment', 'env_nope', '--customer', 'c')).rejects.toMatchObject({ stderr: expect.stringContaining('No environment') });
+    await expect(keygate('sign-customer-token', '--environment', 'env_nope', '--customer', 'c')).rejects.toMatchObject({
+      stderr: expect.stringContaining('No environment'),
+    });
   });
 });

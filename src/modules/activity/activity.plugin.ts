@@ -28,7 +28,8 @@ function rootFields(selectionSet: SelectionSetNode, fragments: Map<string, Selec
 }
 
 function outcomeOf(errors: readonly GraphQLError[], responseKey: string): { outcome: ActivityOutcome; errorCode: string | null } {
-  const error = errors.find((e) => e.path?.[0] === responseKey);
+  // An error without a path (invalid variables, say) failed the whole operation, so every root field.
+  const error = errors.find((e) => e.path?.[0] === responseKey) ?? errors.find((e) => !e.path?.length);
   if (!error) return { outcome: 'SUCCESS', errorCode: null };
   const code = String(error.extensions?.code ?? 'INTERNAL');
   return { outcome: DENIAL_CODES.has(code) ? 'DENIED' : 'ERROR', errorCode: code };

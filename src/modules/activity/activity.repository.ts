@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../../database/database.js';
+import { countRows, fetchPage } from '../../database/keyset.js';
 import type { PageRequest } from '../../shared/pagination.js';
 import type { ActorType } from '../audit/actor.js';
 import type { ActivityEventRow, ActivityOutcome } from './activity.table.js';
@@ -26,7 +27,7 @@ export interface ActivityFilter {
 }
 
 function filtered(db: Db, filter: ActivityFilter) {
-  let query = db.selectFrom('activity_events').where('environment_id', '=', filter.environmentId);
+  let query = db.selectFrom('activity_events').selectAll().where('environment_id', '=', filter.environmentId);
   if (filter.apiKeyId) query = query.where('api_key_id', '=', filter.apiKeyId);
   if (filter.actorType) query = query.where('actor_type', '=', filter.actorType);
   if (filter.outcome) query = query.where('outcome', '=', filter.outcome);
@@ -35,18 +36,12 @@ function filtered(db: Db, filter: ActivityFilter) {
 }
 
 /** Newest first. */
-export async function listActivityEvents(db: Db, filter: ActivityFilter, page: PageRequest): Promise<ActivityEventRow[]> {
-  let query = filtered(db, filter).selectAll();
-  if (page.afterId) query = query.where('id', '<', page.afterId);
-  return query
-    .orderBy('id', 'desc')
-    .limit(page.size + 1)
-    .execute();
+export function listActivityEvents(db: Db, filter: ActivityFilter, page: PageRequest): Promise<ActivityEventRow[]> {
+  return fetchPage(filtered(db, filter), page, 'desc');
 }
 
-export async function countActivityEvents(db: Db, filter: ActivityFilter): Promise<number> {
-  const row = await filtered(db, filter).select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow();
-  return Number(row.n);
+export function countActivityEvents(db: Db, filter: ActivityFilter): Promise<number> {
+  return countRows(filtered(db, filter));
 }
 
 /** Where objects named by id live, for calls whose environment is known only by an id argument. */

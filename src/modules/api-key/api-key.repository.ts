@@ -1,6 +1,7 @@
 import { type ExpressionBuilder, type Kysely, sql, type Transaction } from 'kysely';
 import type { Dialect } from '../../database/connect.js';
 import type { Database } from '../../database/database.js';
+import { countRows, fetchPage } from '../../database/keyset.js';
 import type { PageRequest } from '../../shared/pagination.js';
 import { type ApiKeyCategory, type ApiKeyStatus, EXPIRING_SOON_WINDOW_MS, TYPES_BY_CATEGORY } from './api-key.status.js';
 import type { ApiKeyRow, NewApiKey } from './api-key.table.js';
@@ -64,19 +65,13 @@ function filtered(db: Db, filter: KeyListFilter) {
   return query;
 }
 
-/** Keys of one environment in creation order, one row beyond the page to detect a next page. */
-export async function listKeys(db: Db, filter: KeyListFilter, page: PageRequest): Promise<ApiKeyRow[]> {
-  let query = filtered(db, filter).selectAll();
-  if (page.afterId) query = query.where('id', '>', page.afterId);
-  return query
-    .orderBy('id', 'asc')
-    .limit(page.size + 1)
-    .execute();
+/** Keys of one environment in creation order. */
+export function listKeys(db: Db, filter: KeyListFilter, page: PageRequest): Promise<ApiKeyRow[]> {
+  return fetchPage(filtered(db, filter).selectAll(), page, 'asc');
 }
 
-export async function countKeys(db: Db, filter: KeyListFilter): Promise<number> {
-  const row = await filtered(db, filter).select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow();
-  return Number(row.n);
+export function countKeys(db: Db, filter: KeyListFilter): Promise<number> {
+  return countRows(filtered(db, filter).selectAll());
 }
 
 /**

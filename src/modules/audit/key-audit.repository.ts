@@ -1,5 +1,6 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Database } from '../../database/database.js';
+import { countRows, fetchPage } from '../../database/keyset.js';
 import { newId } from '../../shared/ids.js';
 import type { PageRequest } from '../../shared/pagination.js';
 import type { Actor } from './actor.js';
@@ -32,23 +33,15 @@ export async function recordKeyEvent(trx: Transaction<Database>, entry: KeyAudit
     .execute();
 }
 
+const ofKey = (db: Kysely<Database>, keyId: string) => db.selectFrom('key_audit_events').selectAll().where('key_id', '=', keyId);
+
 /** Newest first. */
-export async function listKeyEvents(db: Kysely<Database>, keyId: string, page: PageRequest): Promise<KeyAuditEventRow[]> {
-  let query = db.selectFrom('key_audit_events').selectAll().where('key_id', '=', keyId);
-  if (page.afterId) query = query.where('id', '<', page.afterId);
-  return query
-    .orderBy('id', 'desc')
-    .limit(page.size + 1)
-    .execute();
+export function listKeyEvents(db: Kysely<Database>, keyId: string, page: PageRequest): Promise<KeyAuditEventRow[]> {
+  return fetchPage(ofKey(db, keyId), page, 'desc');
 }
 
-export async function countKeyEvents(db: Kysely<Database>, keyId: string): Promise<number> {
-  const row = await db
-    .selectFrom('key_audit_events')
-    .select(sql<number>`count(*)`.as('n'))
-    .where('key_id', '=', keyId)
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
+export function countKeyEvents(db: Kysely<Database>, keyId: string): Promise<number> {
+  return countRows(ofKey(db, keyId));
 }
 
 export function eventDetails(row: Pick<KeyAuditEventRow, 'details'>): Record<string, unknown> | null {

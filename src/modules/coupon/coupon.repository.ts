@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../../database/database.js';
+import { countRows, fetchPage } from '../../database/keyset.js';
 import type { PageRequest } from '../../shared/pagination.js';
 import type { CouponRow } from './coupon.table.js';
 
@@ -9,20 +10,13 @@ export async function insertCoupon(db: Db, row: CouponRow): Promise<void> {
   await db.insertInto('coupons').values(row).execute();
 }
 
-export async function listCoupons(db: Db, environmentId: string, page: PageRequest): Promise<CouponRow[]> {
-  let query = db.selectFrom('coupons').selectAll().where('environment_id', '=', environmentId);
-  if (page.afterId) query = query.where('id', '>', page.afterId);
-  return query
-    .orderBy('id', 'asc')
-    .limit(page.size + 1)
-    .execute();
+const ofEnvironment = (db: Db, environmentId: string) =>
+  db.selectFrom('coupons').selectAll().where('environment_id', '=', environmentId);
+
+export function listCoupons(db: Db, environmentId: string, page: PageRequest): Promise<CouponRow[]> {
+  return fetchPage(ofEnvironment(db, environmentId), page, 'asc');
 }
 
-export async function countCoupons(db: Db, environmentId: string): Promise<number> {
-  const row = await db
-    .selectFrom('coupons')
-    .select(sql<number>`count(*)`.as('n'))
-    .where('environment_id', '=', environmentId)
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
+export function countCoupons(db: Db, environmentId: string): Promise<number> {
+  return countRows(ofEnvironment(db, environmentId));
 }

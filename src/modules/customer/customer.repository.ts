@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../../database/database.js';
+import { countRows, fetchPage } from '../../database/keyset.js';
 import type { PageRequest } from '../../shared/pagination.js';
 import type { CustomerRow } from './customer.table.js';
 
@@ -35,20 +36,13 @@ export async function findCustomersByIds(db: Db, ids: readonly string[]): Promis
   return db.selectFrom('customers').selectAll().where('id', 'in', ids).execute();
 }
 
-export async function listCustomers(db: Db, environmentId: string, page: PageRequest): Promise<CustomerRow[]> {
-  let query = db.selectFrom('customers').selectAll().where('environment_id', '=', environmentId);
-  if (page.afterId) query = query.where('id', '>', page.afterId);
-  return query
-    .orderBy('id', 'asc')
-    .limit(page.size + 1)
-    .execute();
+const ofEnvironment = (db: Db, environmentId: string) =>
+  db.selectFrom('customers').selectAll().where('environment_id', '=', environmentId);
+
+export function listCustomers(db: Db, environmentId: string, page: PageRequest): Promise<CustomerRow[]> {
+  return fetchPage(ofEnvironment(db, environmentId), page, 'asc');
 }
 
-export async function countCustomers(db: Db, environmentId: string): Promise<number> {
-  const row = await db
-    .selectFrom('customers')
-    .select(sql<number>`count(*)`.as('n'))
-    .where('environment_id', '=', environmentId)
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
+export function countCustomers(db: Db, environmentId: string): Promise<number> {
+  return countRows(ofEnvironment(db, environmentId));
 }

@@ -87,8 +87,16 @@ export async function disconnectIntegration(ctx: RequestContext, input: { id: st
       .where('disconnected_at', 'is', null)
       .executeTakeFirst();
     if (result.numUpdatedRows !== 1n) throw notFound('Integration');
-    const key = await lockKey(trx, integration.api_key_id, ctx.deps.database.dialect);
-    if (key) {
+    // Every live key of the integration: the current one and any rotated-out key still in its grace period.
+    const keys = await trx
+      .selectFrom('api_keys')
+      .select('id')
+      .where('integration_id', '=', integration.id)
+      .where('deleted_at', 'is', null)
+      .execute();
+    for (const { id } of keys) {
+      const key = await lockKey(trx, id, ctx.deps.database.dialect);
+      if (!key) continue;
       await updateKey(trx, key.id, { revoked_at: key.revoked_at ?? now, deleted_at: now });
       await recordKeyEvent(trx, {
         keyId: key.id,

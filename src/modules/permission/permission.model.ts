@@ -78,7 +78,8 @@ export function keyScopes(key: KeyScopeSource): string[] {
     case 'SCOPED':
       return [...(key.scopes ?? [])];
     case 'INTEGRATION':
-      return key.integrationType ? [...expand(INTEGRATION_SCOPES[key.integrationType])].filter(isCataloguePermission) : [];
+      if (!key.integrationType) return [];
+      return inCatalogueOrder(expand(INTEGRATION_SCOPES[key.integrationType]));
   }
 }
 
