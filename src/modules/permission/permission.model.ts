@@ -64,6 +64,11 @@ export interface KeyScopeSource {
   integrationType: IntegrationType | null;
 }
 
+/** The catalogue permissions of a set, in catalogue order. */
+function inCatalogueOrder(permissions: ReadonlySet<string>): string[] {
+  return CATALOGUE_NAMES.filter((name) => permissions.has(name));
+}
+
 /**
  * The scope a key shows (`ApiKey.scopes`, `viewer.permissions`). The full
  * access key's is the catalogue as it is now, so new permissions reach it
