@@ -1,4 +1,4 @@
-import { type ExpressionBuilder, type Kysely, sql, type Transaction } from 'kysely';
+import type { ExpressionBuilder, Kysely, Transaction } from 'kysely';
 import type { Dialect } from '../../database/connect.js';
 import type { Database } from '../../database/database.js';
 import { countRows, fetchPage } from '../../database/keyset.js';

@@ -1,4 +1,4 @@
-import { type Kysely, sql, type Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../../database/database.js';
 import { countRows, fetchPage } from '../../database/keyset.js';
 import { newId } from '../../shared/ids.js';

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database } from '../../database/database.js';
 import { countRows, fetchPage } from '../../database/keyset.js';
 import type { PageRequest } from '../../shared/pagination.js';
