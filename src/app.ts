@@ -32,7 +32,11 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
   const { config } = options;
   const clock = options.clock ?? systemClock;
   const logger = createLogger(config.logLevel, options.logDestination);
-  const database: DatabaseHandle = await connectDatabase({ url: config.databaseUrl, poolSize: config.databasePoolSize });
+  const database: DatabaseHandle = await connectDatabase({
+    url: config.databaseUrl,
+    poolSize: config.databasePoolSize,
+    onPoolError: (err) => logger.warn({ err }, 'database connection lost; the pool will reconnect'),
+  });
   if (options.migrate ?? true) await migrateToLatest(database.db);
   const keyUsage = new KeyUsageRecorder(database.db, clock, {
     onError: (err) => logger.warn({ err }, 'could not record key usage'),

@@ -7,7 +7,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('accounts')
-    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('id', t.id, (c) => c.primaryKey())
     .addColumn('name', 'text', (c) => c.notNull())
     .addColumn('plan', 'text', (c) => c.notNull())
     .addColumn('created_at', t.timestamp, (c) => c.notNull())
@@ -15,7 +15,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('users')
-    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('id', t.id, (c) => c.primaryKey())
     .addColumn('email', 'text', (c) => c.notNull().unique())
     .addColumn('name', 'text')
     .addColumn('created_at', t.timestamp, (c) => c.notNull())
@@ -33,7 +33,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('environments')
-    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('id', t.id, (c) => c.primaryKey())
     .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id').onDelete('cascade'))
     .addColumn('name', 'text', (c) => c.notNull())
     .addColumn('slug', 'text', (c) => c.notNull())
@@ -45,7 +45,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('api_keys')
-    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('id', t.id, (c) => c.primaryKey())
     .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id').onDelete('cascade'))
     .addColumn('environment_id', 'text', (c) => c.notNull().references('environments.id').onDelete('cascade'))
     .addColumn('type', 'text', (c) => c.notNull())
@@ -74,7 +74,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('integrations')
-    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('id', t.id, (c) => c.primaryKey())
     .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id').onDelete('cascade'))
     .addColumn('environment_id', 'text', (c) => c.notNull().references('environments.id').onDelete('cascade'))
     .addColumn('type', 'text', (c) => c.notNull())
@@ -88,7 +88,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('key_audit_events')
     // ULID ids: ordering by id is ordering by time, which the log's pagination relies on.
-    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('id', t.id, (c) => c.primaryKey())
     .addColumn('key_id', 'text', (c) => c.notNull().references('api_keys.id').onDelete('cascade'))
     .addColumn('environment_id', 'text', (c) => c.notNull())
     .addColumn('event', 'text', (c) => c.notNull())

@@ -7,7 +7,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('customers')
-    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('id', t.id, (c) => c.primaryKey())
     .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id').onDelete('cascade'))
     .addColumn('environment_id', 'text', (c) => c.notNull().references('environments.id').onDelete('cascade'))
     // The caller's own identifier for the customer, unique per environment.
@@ -23,7 +23,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('subscriptions')
-    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('id', t.id, (c) => c.primaryKey())
     .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id').onDelete('cascade'))
     .addColumn('environment_id', 'text', (c) => c.notNull().references('environments.id').onDelete('cascade'))
     .addColumn('customer_ref', 'text', (c) => c.notNull().references('customers.id').onDelete('cascade'))
@@ -36,7 +36,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('coupons')
-    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('id', t.id, (c) => c.primaryKey())
     .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id').onDelete('cascade'))
     .addColumn('environment_id', 'text', (c) => c.notNull().references('environments.id').onDelete('cascade'))
     .addColumn('code', 'text', (c) => c.notNull())
@@ -49,7 +49,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('activity_events')
     // ULID: ordering by id is ordering by time; ids are made on the request, so retries cannot duplicate.
-    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('id', t.id, (c) => c.primaryKey())
     // Null for calls that concern no account or environment (a user's `viewer`, say).
     .addColumn('account_id', 'text')
     .addColumn('environment_id', 'text')

@@ -21,10 +21,17 @@ export interface ConnectOptions {
   /** `file:<path>`, a bare path, `:memory:`, or `postgres://…`. */
   url: string;
   poolSize?: number;
+  /** Errors of idle pooled connections (a restarted server, say); the pool replaces them by itself. */
+  onPoolError?: (error: Error) => void;
 }
 
+/** How long to wait for a PostgreSQL connection before failing the request (no hanging). */
+const CONNECT_TIMEOUT_MS = 3000;
+/** Longest a single statement may run before the request fails. */
+const QUERY_TIMEOUT_MS = 15_000;
+
 /** The one place where the dialect is chosen from the database URL. */
-export async function connectDatabase({ url, poolSize = 10 }: ConnectOptions): Promise<DatabaseHandle> {
+export async function connectDatabase({ url, poolSize = 10, onPoolError }: ConnectOptions): Promise<DatabaseHandle> {
   const stats = { statements: 0 };
   const listeners = new Set<(sql: string, parameters: readonly unknown[]) => void>();
   const log = (event: LogEvent) => {
@@ -42,10 +49,26 @@ export async function connectDatabase({ url, poolSize = 10 }: ConnectOptions): P
     pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (v) => new Date(v).toISOString());
     // JSON columns come back as text, as on SQLite; repositories parse them.
     pg.types.setTypeParser(pg.types.builtins.JSONB, (v) => v);
-    const pool = new pg.Pool({ connectionString: url, max: poolSize });
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: poolSize,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      query_timeout: QUERY_TIMEOUT_MS,
+      idleTimeoutMillis: 30_000,
+    });
+    pool.on('error', (error) => onPoolError?.(error));
+    // Never the password: only host and database name are ever shown.
+    const parsed = new URL(url);
+    const description = `postgres://${parsed.host}${parsed.pathname}`;
+    try {
+      const client = await pool.connect();
+      client.release();
+    } catch (error) {
+      await pool.end().catch(() => {});
+      throw new Error(`Cannot connect to PostgreSQL at ${parsed.host}: ${(error as Error).message}`);
+    }
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log });
-    const host = new URL(url).host;
-    return { db, dialect: 'postgres', stats, observe, description: `postgres://${host}`, close: () => db.destroy() };
+    return { db, dialect: 'postgres', stats, observe, description, close: () => db.destroy() };
   }
 
   const Sqlite = (await import('better-sqlite3')).default;

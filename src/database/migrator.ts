@@ -1,9 +1,19 @@
-import { type Kysely, type MigrationResultSet, Migrator, NO_MIGRATIONS } from 'kysely';
+import { type Kysely, type MigrationResultSet, Migrator, NO_MIGRATIONS, PostgresAdapter, sql } from 'kysely';
 import { migrations } from '../../db/migrations/index.js';
 
-/** The dated migrations of db/migrations, listed statically so bundlers and test runners see them. */
-export function createMigrator(db: Kysely<any>): Migrator {
-  return new Migrator({ db, provider: { getMigrations: async () => migrations } });
+/**
+ * The dated migrations of db/migrations, listed statically so bundlers and
+ * test runners see them. On PostgreSQL the bookkeeping tables live in the
+ * connection's current schema (search_path), so several deployments or test
+ * runs can share one database in separate schemas.
+ */
+export async function createMigrator(db: Kysely<any>): Promise<Migrator> {
+  let migrationTableSchema: string | undefined;
+  if (db.getExecutor().adapter instanceof PostgresAdapter) {
+    const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
+    migrationTableSchema = rows[0]?.schema;
+  }
+  return new Migrator({ db, provider: { getMigrations: async () => migrations }, migrationTableSchema });
 }
 
 function unwrap(result: MigrationResultSet): string[] {
@@ -17,10 +27,10 @@ function unwrap(result: MigrationResultSet): string[] {
 
 /** Brings the database to the latest schema; returns the migrations applied. */
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
-  return unwrap(await createMigrator(db).migrateToLatest());
+  return unwrap(await (await createMigrator(db)).migrateToLatest());
 }
 
 /** Undoes every migration (tests prove each `down` works). */
 export async function migrateDownToZero(db: Kysely<any>): Promise<string[]> {
-  return unwrap(await createMigrator(db).migrateTo(NO_MIGRATIONS));
+  return unwrap(await (await createMigrator(db)).migrateTo(NO_MIGRATIONS));
 }

@@ -22,6 +22,7 @@ import { bootstrapAccount } from '../../src/modules/account/account.service.js';
 import { ACTIVITY_LABELS } from '../../src/modules/activity/activity.labels.js';
 import { CATALOGUE_NAMES } from '../../src/modules/permission/permission.catalogue.js';
 import { schema } from '../../src/schema.js';
+import { freshDatabaseUrl } from '../harness/database.js';
 import { codes, seedTenant, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
 import { describeSecurityMatrix } from '../harness/security-matrix.js';
 
@@ -512,7 +513,7 @@ describe('graceful shutdown', () => {
   it('writes every waiting event on close(); a new Keygate on the same database finds them all', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'keygate-activity-'));
     const config = {
-      databaseUrl: `file:${dir}/keygate.db`,
+      databaseUrl: await freshDatabaseUrl({ fileDir: dir }),
       databasePoolSize: 1,
       masterKey: randomBytes(32),
       sessionSecret: randomBytes(32),

@@ -8,6 +8,7 @@ import { createKeygate } from '../../src/app.js';
 import { RotateApiKeyDocument } from '../../src/client/generated/graphql.js';
 import { bootstrapAccount } from '../../src/modules/account/account.service.js';
 import { type RunningServer, startServer } from '../../src/server.js';
+import { freshDatabaseUrl } from '../harness/database.js';
 
 let server: RunningServer;
 let secret: string;
@@ -17,7 +18,7 @@ beforeAll(async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'keygate-http-'));
   const keygate = await createKeygate({
     config: {
-      databaseUrl: `file:${dir}/keygate.db`,
+      databaseUrl: await freshDatabaseUrl({ fileDir: dir }),
       databasePoolSize: 1,
       masterKey: randomBytes(32),
       sessionSecret: randomBytes(32),

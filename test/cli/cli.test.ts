@@ -4,11 +4,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { freshDatabaseUrl } from '../harness/database.js';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
 const dataDir = mkdtempSync(path.join(tmpdir(), 'keygate-cli-'));
-const env = { ...process.env, KEYGATE_DATA_DIR: dataDir, DATABASE_URL: '', LOG_LEVEL: 'warn' };
+const env = {
+  ...process.env,
+  KEYGATE_DATA_DIR: dataDir,
+  DATABASE_URL: await freshDatabaseUrl({ fileDir: dataDir }),
+  LOG_LEVEL: 'warn',
+};
 
 const keygate = (...args: string[]) => run(process.execPath, [path.join(root, 'bin/keygate.js'), ...args], { cwd: root, env });
 const lastLine = (stdout: string) => stdout.trim().split('\n').at(-1)!;
@@ -91,11 +97,13 @@ describe('keygate CLI', () => {
 describe('keygate sign-customer-token', () => {
   it('signs platform-form and expiring tokens that verify against the environment secret', async () => {
     const { stdout } = await keygate('bootstrap', '--account', 'Tokens', '--plan', 'FREE', '--owner', 'tok@acme.test', '--json');
-    const env = JSON.parse(lastLine(stdout)).environments[0];
-    const platform = (await keygate('sign-customer-token', '--environment', env.id, '--customer', 'cus-42')).stdout.trim();
+    const environment = JSON.parse(lastLine(stdout)).environments[0];
+    const platform = (
+      await keygate('sign-customer-token', '--environment', environment.id, '--customer', 'cus-42')
+    ).stdout.trim();
     expect(platform).toMatch(/^HMAC-SHA256 cus-42:[0-9a-f]{64}$/);
     const expiring = (
-      await keygate('sign-customer-token', '--environment', env.id, '--customer', 'cus-42', '--expires-in', '15m')
+      await keygate('sign-customer-token', '--environment', environment.id, '--customer', 'cus-42', '--expires-in', '15m')
     ).stdout.trim();
     const match = /^HMAC-SHA256-EXP cus-42:(\d+):[0-9a-f]{64}$/.exec(expiring);
     expect(match).not.toBeNull();
@@ -107,12 +115,12 @@ describe('keygate sign-customer-token', () => {
     const { createKeygate } = await import('../../src/app.js');
     const { loadConfig } = await import('../../src/config.js');
     const { createHmac } = await import('node:crypto');
-    const app = await createKeygate({ config: { ...loadConfig({ KEYGATE_DATA_DIR: dataDir }), logLevel: 'silent' } });
+    const app = await createKeygate({ config: { ...loadConfig(env), logLevel: 'silent' } });
     try {
       const res = await app.yoga.fetch('http://k/graphql', {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-api-key': env.fullAccessKey.secret },
-        body: JSON.stringify({ query: `{ environment(id: "${env.id}") { signingSecret } }` }),
+        headers: { 'content-type': 'application/json', 'x-api-key': environment.fullAccessKey.secret },
+        body: JSON.stringify({ query: `{ environment(id: "${environment.id}") { signingSecret } }` }),
       });
       const secret = ((await res.json()) as any).data.environment.signingSecret;
       expect(platform).toBe(`HMAC-SHA256 cus-42:${createHmac('sha256', secret).update('cus-42').digest('hex')}`);

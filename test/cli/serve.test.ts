@@ -6,10 +6,18 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createKeygate } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { freshDatabaseUrl } from '../harness/database.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const dataDir = mkdtempSync(path.join(tmpdir(), 'keygate-serve-'));
-const env = { ...process.env, KEYGATE_DATA_DIR: dataDir, DATABASE_URL: '', LOG_LEVEL: 'warn', PORT: '0', HOST: '127.0.0.1' };
+const env = {
+  ...process.env,
+  KEYGATE_DATA_DIR: dataDir,
+  DATABASE_URL: await freshDatabaseUrl({ fileDir: dataDir }),
+  LOG_LEVEL: 'warn',
+  PORT: '0',
+  HOST: '127.0.0.1',
+};
 const bin = path.join(root, 'bin/keygate.js');
 
 let server: ChildProcess | null = null;
@@ -37,7 +45,11 @@ function serve(): Promise<{ child: ChildProcess; url: string }> {
 
 describe('keygate serve', () => {
   it('serves over HTTP and, on SIGTERM, finishes and writes every activity event before exiting 0', async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, [bin, 'bootstrap', '--account', 'Serve', '--plan', 'SCALE', '--owner', 's@keygate.test', '--json'], { cwd: root, env });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [bin, 'bootstrap', '--account', 'Serve', '--plan', 'SCALE', '--owner', 's@keygate.test', '--json'],
+      { cwd: root, env },
+    );
     const tenant = JSON.parse(stdout.trim().split('\n').at(-1)!);
     const key = tenant.environments[0].fullAccessKey.secret as string;
     const started = await serve();
@@ -60,7 +72,7 @@ describe('keygate serve', () => {
     expect(await exited).toBe(0);
     server = null;
 
-    const keygate = await createKeygate({ config: { ...loadConfig({ KEYGATE_DATA_DIR: dataDir }), logLevel: 'silent' } });
+    const keygate = await createKeygate({ config: { ...loadConfig(env), logLevel: 'silent' } });
     try {
       const events = await keygate.deps.db
         .selectFrom('activity_events')

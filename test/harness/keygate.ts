@@ -9,6 +9,7 @@ import type { Plan, Role } from '../../src/modules/account/account.table.js';
 import { type IssuedKey, issueKey } from '../../src/modules/api-key/api-key.service.js';
 import { normaliseScopes } from '../../src/modules/permission/permission.model.js';
 import { ManualClock } from '../../src/shared/clock.js';
+import { freshDatabaseUrl } from './database.js';
 
 /** Every log line any test Keygate wrote; the leak test scans it for secrets. */
 export const capturedLogs: string[] = [];
@@ -42,7 +43,7 @@ function headersFor(credential: Credential | undefined): Record<string, string> 
   return credential.headers;
 }
 
-/** A Keygate on a private in-memory SQLite database with a manual clock; closed after the file. */
+/** A Keygate on a private database (in-memory SQLite, or a fresh PostgreSQL schema) with a manual clock; closed after the file. */
 export async function startTestKeygate(): Promise<TestKeygate> {
   const clock = new ManualClock('2026-06-01T12:00:00.000Z');
   const logSink = new Writable({
@@ -53,8 +54,8 @@ export async function startTestKeygate(): Promise<TestKeygate> {
   });
   const keygate = await createKeygate({
     config: {
-      databaseUrl: ':memory:',
-      databasePoolSize: 1,
+      databaseUrl: await freshDatabaseUrl(),
+      databasePoolSize: 4,
       masterKey: randomBytes(32),
       sessionSecret: randomBytes(32),
       logLevel: 'debug',

@@ -1,0 +1,39 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll } from 'vitest';
+
+/** Which dialect this test run uses: each vitest project sets KEYGATE_TEST_DIALECT. */
+export const dialect: 'sqlite' | 'postgres' = process.env.KEYGATE_TEST_DIALECT === 'postgres' ? 'postgres' : 'sqlite';
+
+/** The PostgreSQL server tests use (loopback only). */
+export const POSTGRES_URL = process.env.KEYGATE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** A URL on the server pinned to one schema (search_path), so runs and files never collide. */
+export function urlForSchema(schema: string): string {
+  const url = new URL(POSTGRES_URL);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return url.toString();
+}
+
+async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * A fresh, private database for this test file: an in-memory SQLite database
+ * or, on PostgreSQL, a new schema dropped when the file ends. `fileDir` asks
+ * for a file-backed SQLite database instead (for tests that reopen it).
+ */
+export async function freshDatabaseUrl(options: { fileDir?: string } = {}): Promise<string> {
+  if (dialect === 'sqlite') return options.fileDir ? `file:${options.fileDir}/keygate.db` : ':memory:';
+  const schema = `kg_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  await admin((c) => c.query(`create schema ${schema}`));
+  afterAll(() => admin((c) => c.query(`drop schema if exists ${schema} cascade`)));
+  return urlForSchema(schema);
+}
