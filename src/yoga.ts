@@ -2,6 +2,7 @@ import { GraphQLError } from 'graphql';
 import { createYoga, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { createLoaders, type RequestContext } from './context.js';
+import { isDatabaseUnavailable } from './database/errors.js';
 import type { Deps } from './deps.js';
 import { useActivityLog } from './modules/activity/activity.plugin.js';
 import { authenticateKey, authenticateSession, readCredential } from './modules/auth/authenticate.js';
@@ -54,6 +55,12 @@ export function createKeygateYoga(deps: Deps): KeygateYoga {
         if (error instanceof GraphQLError) {
           const original = error.originalError;
           if (!original || original instanceof GraphQLError) return error;
+        }
+        if (isDatabaseUnavailable(error)) {
+          deps.logger.warn({ err: error }, 'database unavailable');
+          return new KeygateError(ErrorCode.INTERNAL, 'Service temporarily unavailable.', {
+            http: { status: 503, headers: { 'retry-after': '1' } },
+          });
         }
         deps.logger.error({ err: error }, 'unexpected error outside execution');
         return new KeygateError(ErrorCode.INTERNAL, 'Internal error.');

@@ -57,6 +57,9 @@ export async function connectDatabase({ url, poolSize = 10, onPoolError }: Conne
       idleTimeoutMillis: 30_000,
     });
     pool.on('error', (error) => onPoolError?.(error));
+    // A connection can also die while checked out between statements; without a listener its
+    // 'error' event would crash the process. The failing statement still rejects on its own.
+    pool.on('connect', (client) => client.on('error', (error) => onPoolError?.(error)));
     // Never the password: only host and database name are ever shown.
     const parsed = new URL(url);
     const description = `postgres://${parsed.host}${parsed.pathname}`;

@@ -2,6 +2,7 @@ import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../context.js';
+import { isDatabaseUnavailable } from '../database/errors.js';
 import { ErrorCode, KeygateError } from '../shared/errors.js';
 
 function withCode(
@@ -34,6 +35,15 @@ export function classifyError(error: GraphQLError, requestId: string, logger: Lo
     return error;
   }
   if (!original || original instanceof GraphQLError) return withCode(error, ErrorCode.BAD_USER_INPUT);
+  if (isDatabaseUnavailable(original)) {
+    logger.warn({ err: original, requestId, path: error.path?.join('.') }, 'database unavailable');
+    return new GraphQLError(`Service temporarily unavailable. Request id: ${requestId}`, {
+      nodes: error.nodes,
+      positions: error.positions,
+      path: error.path,
+      extensions: { code: ErrorCode.INTERNAL, requestId, http: { status: 503, headers: { 'retry-after': '1' } } },
+    });
+  }
   logger.error({ err: original, requestId, path: error.path?.join('.') }, 'unexpected error');
   return new GraphQLError(`Internal error. Request id: ${requestId}`, {
     nodes: error.nodes,
