@@ -5,14 +5,19 @@ import { migrateToLatest } from './database/migrator.js';
 import type { Deps } from './deps.js';
 import { ActivityRecorder } from './modules/activity/activity.recorder.js';
 import { KeyUsageRecorder } from './modules/api-key/api-key.usage.js';
+import { KeyCache } from './modules/auth/key-cache.js';
 import { SessionTokens } from './modules/auth/session.js';
-import { type Clock, systemClock } from './shared/clock.js';
+import { type Clock, SECOND, systemClock } from './shared/clock.js';
 import { createLogger } from './shared/logger.js';
 import { SecretBox } from './shared/secret-box.js';
 import { createKeygateYoga, type KeygateYoga } from './yoga.js';
 
+/** How long a verified key is trusted without a database read (changes invalidate at once). */
+export const DEFAULT_KEY_CACHE_TTL_MS = 10 * SECOND;
+
 export interface KeygateOptions {
-  config: Pick<Config, 'databaseUrl' | 'databasePoolSize' | 'masterKey' | 'sessionSecret' | 'logLevel'>;
+  config: Pick<Config, 'databaseUrl' | 'databasePoolSize' | 'masterKey' | 'sessionSecret' | 'logLevel'> &
+    Partial<Pick<Config, 'keyCacheTtlMs'>>;
   clock?: Clock;
   /** Where logs go (tests capture them); stdout by default. */
   logDestination?: DestinationStream;
@@ -48,15 +53,20 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
     secretBox: new SecretBox(config.masterKey),
     sessions: new SessionTokens(config.sessionSecret, clock),
     keyUsage,
+    keyCache: new KeyCache(
+      { ttlMs: config.keyCacheTtlMs ?? DEFAULT_KEY_CACHE_TTL_MS, maxEntries: 50_000, logger },
+      database.dialect === 'postgres',
+    ),
     activity: new ActivityRecorder(database.db, { logger }),
     logger,
   };
+  if (database.dedicatedClient) await deps.keyCache.listen(database.dedicatedClient);
   const yoga = createKeygateYoga(deps);
   return {
     deps,
     yoga,
     async close() {
-      await Promise.all([keyUsage.flush(), deps.activity.close()]);
+      await Promise.all([keyUsage.flush(), deps.activity.close(), deps.keyCache.close()]);
       await database.close();
     },
   };

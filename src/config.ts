@@ -13,6 +13,8 @@ export interface Config {
   masterKey: Buffer;
   sessionSecret: Buffer;
   logLevel: string;
+  /** KEYGATE_KEY_CACHE_TTL_MS: how long a verified key is trusted without a database read; 0 disables the cache. */
+  keyCacheTtlMs: number;
   /** Notes for the operator about generated development secrets (never the secrets). */
   notices: string[];
 }
@@ -55,6 +57,7 @@ export function loadConfig(env: Env = process.env): Config {
     masterKey: secretFromEnvOrFile(env, 'KEYGATE_MASTER_KEY', dataDir, notices),
     sessionSecret: secretFromEnvOrFile(env, 'KEYGATE_SESSION_SECRET', dataDir, notices),
     logLevel: env.LOG_LEVEL ?? 'info',
+    keyCacheTtlMs: Number(env.KEYGATE_KEY_CACHE_TTL_MS ?? 10_000),
     notices,
   };
 }

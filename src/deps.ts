@@ -4,6 +4,7 @@ import type { DatabaseHandle } from './database/connect.js';
 import type { Database } from './database/database.js';
 import type { ActivityRecorder } from './modules/activity/activity.recorder.js';
 import type { KeyUsageRecorder } from './modules/api-key/api-key.usage.js';
+import type { KeyCache } from './modules/auth/key-cache.js';
 import type { SessionTokens } from './modules/auth/session.js';
 import type { Clock } from './shared/clock.js';
 import type { SecretBox } from './shared/secret-box.js';
@@ -16,6 +17,7 @@ export interface Deps {
   secretBox: SecretBox;
   sessions: SessionTokens;
   keyUsage: KeyUsageRecorder;
+  keyCache: KeyCache;
   activity: ActivityRecorder;
   logger: Logger;
 }

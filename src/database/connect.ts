@@ -14,6 +14,8 @@ export interface DatabaseHandle {
   observe(listener: (sql: string, parameters: readonly unknown[]) => void): () => void;
   /** Human description without credentials, for logs and errors. */
   description: string;
+  /** A dedicated connection outside the pool (PostgreSQL LISTEN); undefined on SQLite. */
+  dedicatedClient?: () => Promise<import('pg').Client>;
   close(): Promise<void>;
 }
 
@@ -71,7 +73,12 @@ export async function connectDatabase({ url, poolSize = 10, onPoolError }: Conne
       throw new Error(`Cannot connect to PostgreSQL at ${parsed.host}: ${(error as Error).message}`);
     }
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log });
-    return { db, dialect: 'postgres', stats, observe, description, close: () => db.destroy() };
+    const dedicatedClient = async () => {
+      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+      await client.connect();
+      return client;
+    };
+    return { db, dialect: 'postgres', stats, observe, description, dedicatedClient, close: () => db.destroy() };
   }
 
   const Sqlite = (await import('better-sqlite3')).default;

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyDetailDocument, ApiKeysDocument } from '../../src/client/generated/graphql.js';
 import { HOUR } from '../../src/shared/clock.js';
-import { codes, seedTenant, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
+import { codes, seedTenant, setKeyColumns, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
 import { describeSecurityMatrix } from '../harness/security-matrix.js';
 
 let t: TestKeygate;
@@ -52,12 +52,8 @@ describe('apiKeys', () => {
     const expiring = await tenant.scopedKey(['coupons:read']);
     const expired = await tenant.scopedKey(['coupons:read']);
     const db = t.keygate.deps.db;
-    await db
-      .updateTable('api_keys')
-      .set({ expires_at: new Date(t.clock.now().getTime() + HOUR).toISOString() })
-      .where('id', '=', expiring.row.id)
-      .execute();
-    await db.updateTable('api_keys').set({ revoked_at: t.clock.now().toISOString() }).where('id', '=', expired.row.id).execute();
+    await setKeyColumns(t, expiring.row.id, { expires_at: new Date(t.clock.now().getTime() + HOUR).toISOString() });
+    await setKeyColumns(t, expired.row.id, { revoked_at: t.clock.now().toISOString() });
     const list = async (filter: object) => {
       const { body } = await t.run(ApiKeysDocument, { filter }, { key: tenant.dev.fullAccessKey.secret });
       expect(body.errors).toBeUndefined();

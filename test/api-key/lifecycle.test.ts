@@ -13,7 +13,15 @@ import {
 } from '../../src/client/generated/graphql.js';
 import { DAY, HOUR } from '../../src/shared/clock.js';
 import { dialect } from '../harness/database.js';
-import { type Credential, codes, seedTenant, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
+import {
+  type Credential,
+  codes,
+  seedTenant,
+  setKeyColumns,
+  startTestKeygate,
+  type Tenant,
+  type TestKeygate,
+} from '../harness/keygate.js';
 import { describeSecurityMatrix } from '../harness/security-matrix.js';
 
 let t: TestKeygate;
@@ -333,7 +341,7 @@ describe('rotateApiKey', () => {
   it('keeps an earlier existing expiry', async () => {
     const old = await tenant.scopedKey(['coupons:read']);
     const earlier = new Date(t.clock.now().getTime() + 2 * HOUR).toISOString();
-    await t.keygate.deps.db.updateTable('api_keys').set({ expires_at: earlier }).where('id', '=', old.row.id).execute();
+    await setKeyColumns(t, old.row.id, { expires_at: earlier });
     const { body } = await rotate(old.row.id, 'SEVEN_DAYS');
     expect(body.data!.rotateApiKey.previousKey.expiresAt).toBe(earlier);
   });

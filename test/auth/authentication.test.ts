@@ -2,7 +2,7 @@ import { SignJWT, UnsecuredJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ViewerDocument } from '../../src/client/generated/graphql.js';
 import { HOUR } from '../../src/shared/clock.js';
-import { codes, seedTenant, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
+import { codes, seedTenant, setKeyColumns, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
 
 let t: TestKeygate;
 let tenant: Tenant;
@@ -43,11 +43,7 @@ describe('authentication', () => {
 
   it('answers every failure with the same 401 message, never hinting whether the key exists', async () => {
     const expired = await tenant.scopedKey(['customers:read']);
-    await t.keygate.deps.db
-      .updateTable('api_keys')
-      .set({ revoked_at: t.clock.now().toISOString() })
-      .where('id', '=', expired.row.id)
-      .execute();
+    await setKeyColumns(t, expired.row.id, { revoked_at: t.clock.now().toISOString() });
     const cases: Record<string, string>[] = [
       {},
       { 'x-api-key': '' },
@@ -98,11 +94,7 @@ describe('authentication', () => {
   it('fails a key the instant it expires (status is computed from the clock)', async () => {
     const key = await tenant.scopedKey(['customers:read']);
     const expiry = new Date(t.clock.now().getTime() + HOUR);
-    await t.keygate.deps.db
-      .updateTable('api_keys')
-      .set({ expires_at: expiry.toISOString() })
-      .where('id', '=', key.row.id)
-      .execute();
+    await setKeyColumns(t, key.row.id, { expires_at: expiry.toISOString() });
     expect((await viewer({ 'x-api-key': key.secret })).status).toBe(200);
     t.clock.set(new Date(expiry.getTime() - 1));
     expect((await viewer({ 'x-api-key': key.secret })).status).toBe(200);

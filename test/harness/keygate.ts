@@ -152,3 +152,17 @@ export async function seedTenant(t: TestKeygate, options: { plan?: Plan } = {}):
 export function codes(body: ExecutionResult<unknown>): string[] {
   return (body.errors ?? []).map((e) => String(e.extensions?.code));
 }
+
+/**
+ * Changes a key behind the API (an expiry or revocation the API cannot set
+ * directly), as an operator editing the database would, and drops it from
+ * the verification cache as the lifecycle services do.
+ */
+export async function setKeyColumns(
+  t: TestKeygate,
+  keyId: string,
+  patch: { expires_at?: string | null; revoked_at?: string | null },
+): Promise<void> {
+  await t.keygate.deps.db.updateTable('api_keys').set(patch).where('id', '=', keyId).execute();
+  t.keygate.deps.keyCache.invalidate(keyId);
+}

@@ -2,7 +2,7 @@ import type { ExecutionResult } from 'graphql';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { digestKey, generateKeySecret } from '../../src/modules/api-key/api-key.secret.js';
 import { isCataloguePermission } from '../../src/modules/permission/permission.catalogue.js';
-import { type Credential, codes, seedTenant, type Tenant, type TestKeygate } from './keygate.js';
+import { type Credential, codes, seedTenant, setKeyColumns, type Tenant, type TestKeygate } from './keygate.js';
 
 export interface SecuredOperation {
   /**
@@ -74,20 +74,12 @@ export function describeSecurityMatrix(name: string, getT: () => TestKeygate, op
 
     it('rejects an expired key', async () => {
       const key = await validLookingKey();
-      await t.keygate.deps.db
-        .updateTable('api_keys')
-        .set({ expires_at: new Date(t.clock.now().getTime() - 1000).toISOString() })
-        .where('id', '=', key.row.id)
-        .execute();
+      await setKeyColumns(t, key.row.id, { expires_at: new Date(t.clock.now().getTime() - 1000).toISOString() });
       await expectUnauthenticated({ key: key.secret });
     });
     it('rejects a revoked key', async () => {
       const key = await validLookingKey();
-      await t.keygate.deps.db
-        .updateTable('api_keys')
-        .set({ revoked_at: t.clock.now().toISOString() })
-        .where('id', '=', key.row.id)
-        .execute();
+      await setKeyColumns(t, key.row.id, { revoked_at: t.clock.now().toISOString() });
       await expectUnauthenticated({ key: key.secret });
     });
     it('rejects a session token that does not verify', () => {

@@ -54,7 +54,8 @@ async function changeKey<T>(
   change: (locked: LockedKey) => Promise<T>,
 ): Promise<T> {
   const { grants } = await reachKey(ctx, id);
-  return ctx.db.transaction().execute(async (trx) => {
+  let changed = false;
+  const result = await ctx.db.transaction().execute(async (trx) => {
     const key = await lockKey(trx, id, ctx.deps.database.dialect);
     if (!key) throw notFound('API key');
     await authorizeKeyAction(ctx, grants, action, key);
@@ -62,6 +63,9 @@ async function changeKey<T>(
     const now = ctx.clock.now();
     const apply: LockedKey['apply'] = async (patch, event, details = null) => {
       await updateKey(trx, key.id, patch);
+      // Other instances drop their cached copy when this commits (PostgreSQL NOTIFY).
+      await ctx.deps.keyCache.announce(trx, key.id);
+      changed = true;
       await recordKeyEvent(trx, {
         keyId: key.id,
         environmentId: key.environment_id,
@@ -75,6 +79,9 @@ async function changeKey<T>(
     };
     return change({ trx, key, now, apply });
   });
+  // Committed: this instance refuses the old state from the very next request.
+  if (changed) ctx.deps.keyCache.invalidate(id);
+  return result;
 }
 
 function assertNotExpired(key: ApiKeyRow, now: Date, what: string): void {

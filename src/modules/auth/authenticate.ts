@@ -48,10 +48,17 @@ export function principalForKey(key: ApiKeyRow, integrationType: IntegrationType
 export async function authenticateKey(deps: Deps, secret: string): Promise<Principal | null> {
   if (!isWellFormedKey(secret)) return null;
   const digest = digestKey(secret);
-  const key = await findKeyByDigest(deps.db, digest);
-  if (!key || !digestsEqual(key.digest, digest) || !canAuthenticate(key, deps.clock.now())) return null;
-  deps.keyUsage.touch(key.id);
-  return principalForKey(key, await integrationTypeOfKey(deps.db, key));
+  let principal = deps.keyCache.get(digest);
+  if (!principal) {
+    const startedAt = deps.keyCache.begin();
+    const key = await findKeyByDigest(deps.db, digest);
+    if (!key || !digestsEqual(key.digest, digest) || key.deleted_at) return null;
+    principal = principalForKey(key, await integrationTypeOfKey(deps.db, key));
+    deps.keyCache.set(digest, principal, startedAt);
+  }
+  if (principal.kind !== 'API_KEY' || !canAuthenticate(principal.key, deps.clock.now())) return null;
+  deps.keyUsage.touch(principal.key.id);
+  return principal;
 }
 
 export async function authenticateSession(deps: Deps, token: string): Promise<Principal | null> {

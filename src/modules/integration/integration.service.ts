@@ -79,6 +79,7 @@ export async function disconnectIntegration(ctx: RequestContext, input: { id: st
   if (!integration || !grants) throw notFound('Integration');
   assertGranted(grants, P.manageEnvironment);
   const now = ctx.clock.now().toISOString();
+  const revokedKeys: string[] = [];
   await ctx.db.transaction().execute(async (trx) => {
     const result = await trx
       .updateTable('integrations')
@@ -98,6 +99,8 @@ export async function disconnectIntegration(ctx: RequestContext, input: { id: st
       const key = await lockKey(trx, id, ctx.deps.database.dialect);
       if (!key) continue;
       await updateKey(trx, key.id, { revoked_at: key.revoked_at ?? now, deleted_at: now });
+      await ctx.deps.keyCache.announce(trx, key.id);
+      revokedKeys.push(key.id);
       await recordKeyEvent(trx, {
         keyId: key.id,
         environmentId: key.environment_id,
@@ -109,6 +112,7 @@ export async function disconnectIntegration(ctx: RequestContext, input: { id: st
       ctx.loaders.apiKey.clear(key.id);
     }
   });
+  for (const keyId of revokedKeys) ctx.deps.keyCache.invalidate(keyId);
   ctx.loaders.integration.clear(integration.id);
   return { id: integration.id };
 }
