@@ -23,6 +23,8 @@ export interface KeygateOptions {
   logDestination?: DestinationStream;
   /** Apply pending migrations on start (default true). */
   migrate?: boolean;
+  /** Record the activity log (default true); turned off only to measure what it costs. */
+  activityLog?: boolean;
 }
 
 export interface Keygate {
@@ -61,7 +63,7 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
     logger,
   };
   if (database.dedicatedClient) await deps.keyCache.listen(database.dedicatedClient);
-  const yoga = createKeygateYoga(deps);
+  const yoga = createKeygateYoga(deps, { activityLog: options.activityLog ?? true });
   return {
     deps,
     yoga,
