@@ -42,7 +42,7 @@ function yogaLogger(logger: Logger): YogaLogger {
 }
 
 /** The GraphQL-over-HTTP handler: schema, per-request context, and plugins. */
-export function createKeygateYoga(deps: Deps): KeygateYoga {
+export function createKeygateYoga(deps: Deps, options: { activityLog: boolean } = { activityLog: true }): KeygateYoga {
   return createYoga<Record<string, never>, RequestContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -75,6 +75,10 @@ export function createKeygateYoga(deps: Deps): KeygateYoga {
       clock: deps.clock,
       loaders: createLoaders(deps.db),
     }),
-    plugins: [useRequestId(), useErrorPolicy(deps.logger), useActivityLog(deps.activity)],
+    plugins: [
+      useRequestId(),
+      useErrorPolicy(deps.logger),
+      ...(options.activityLog ? [useActivityLog(deps.activity)] : []),
+    ],
   });
 }
