@@ -1,5 +1,5 @@
 import type { DestinationStream } from 'pino';
-import type { Config } from './config.js';
+import { type Config, parseLimits, parseRateLimit } from './config.js';
 import { connectDatabase, type DatabaseHandle } from './database/connect.js';
 import { migrateToLatest } from './database/migrator.js';
 import type { Deps } from './deps.js';
@@ -17,7 +17,7 @@ export const DEFAULT_KEY_CACHE_TTL_MS = 10 * SECOND;
 
 export interface KeygateOptions {
   config: Pick<Config, 'databaseUrl' | 'databasePoolSize' | 'masterKey' | 'sessionSecret' | 'logLevel'> &
-    Partial<Pick<Config, 'keyCacheTtlMs'>>;
+    Partial<Pick<Config, 'keyCacheTtlMs' | 'limits' | 'rateLimit'>>;
   clock?: Clock;
   /** Where logs go (tests capture them); stdout by default. */
   logDestination?: DestinationStream;
@@ -63,7 +63,11 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
     logger,
   };
   if (database.dedicatedClient) await deps.keyCache.listen(database.dedicatedClient);
-  const yoga = createKeygateYoga(deps, { activityLog: options.activityLog ?? true });
+  const yoga = createKeygateYoga(deps, {
+    activityLog: options.activityLog ?? true,
+    limits: config.limits ?? parseLimits(),
+    rateLimit: config.rateLimit ?? parseRateLimit(),
+  });
   return {
     deps,
     yoga,

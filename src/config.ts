@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { RateLimitConfig } from './plugins/rate-limit.js';
 
 /** Everything Keygate reads from its environment, parsed once. */
 export interface Config {
@@ -13,6 +14,8 @@ export interface Config {
   masterKey: Buffer;
   sessionSecret: Buffer;
   logLevel: string;
+  limits: OperationLimits;
+  rateLimit: RateLimitConfig;
   /** KEYGATE_KEY_CACHE_TTL_MS: how long a verified key is trusted without a database read; 0 disables the cache. */
   keyCacheTtlMs: number;
   /** Notes for the operator about generated development secrets (never the secrets). */
@@ -58,6 +61,53 @@ export function loadConfig(env: Env = process.env): Config {
     sessionSecret: secretFromEnvOrFile(env, 'KEYGATE_SESSION_SECRET', dataDir, notices),
     logLevel: env.LOG_LEVEL ?? 'info',
     keyCacheTtlMs: Number(env.KEYGATE_KEY_CACHE_TTL_MS ?? 10_000),
+    limits: parseLimits(env),
+    rateLimit: parseRateLimit(env),
     notices,
+  };
+}
+
+/** Limits on what one request may ask (README "Limits"). */
+export interface OperationLimits {
+  maxDepth: number;
+  maxAliases: number;
+  maxDirectives: number;
+  maxTokens: number;
+  maxCost: number;
+  maxBodyBytes: number;
+}
+
+function whole(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a whole number, got "${raw}".`);
+  return value;
+}
+
+export function parseLimits(env: Env = {}): OperationLimits {
+  return {
+    maxDepth: whole(env, 'KEYGATE_MAX_DEPTH', 12),
+    maxAliases: whole(env, 'KEYGATE_MAX_ALIASES', 30),
+    maxDirectives: whole(env, 'KEYGATE_MAX_DIRECTIVES', 20),
+    maxTokens: whole(env, 'KEYGATE_MAX_TOKENS', 2000),
+    maxCost: whole(env, 'KEYGATE_MAX_COST', 5000),
+    maxBodyBytes: whole(env, 'KEYGATE_MAX_BODY_BYTES', 100 * 1024),
+  };
+}
+
+/** `KEYGATE_RATE_LIMIT_OVERRIDES=key_A=500,key_B=0`: requests per second for those keys (0 = unlimited). */
+export function parseRateLimit(env: Env = {}): RateLimitConfig {
+  const overrides = new Map<string, number>();
+  for (const pair of (env.KEYGATE_RATE_LIMIT_OVERRIDES ?? '').split(',').filter(Boolean)) {
+    const [id, rate] = pair.split('=');
+    if (!id || rate === undefined || !/^\d+$/.test(rate.trim()))
+      throw new Error(`KEYGATE_RATE_LIMIT_OVERRIDES: "${pair}" is not key_id=requests_per_second.`);
+    overrides.set(id.trim(), Number(rate));
+  }
+  return {
+    perKey: whole(env, 'KEYGATE_RATE_LIMIT', 100),
+    overrides,
+    failedAuthPerMinute: whole(env, 'KEYGATE_FAILED_AUTH_LIMIT', 30),
   };
 }

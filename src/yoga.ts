@@ -1,28 +1,29 @@
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { GraphQLError } from 'graphql';
 import { createYoga, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
+import type { OperationLimits } from './config.js';
 import { createLoaders, type RequestContext } from './context.js';
 import { isDatabaseUnavailable } from './database/errors.js';
 import type { Deps } from './deps.js';
 import { useActivityLog } from './modules/activity/activity.plugin.js';
-import { authenticateKey, authenticateSession, readCredential } from './modules/auth/authenticate.js';
 import type { Principal } from './modules/auth/principal.js';
 import { customerTokenOf } from './modules/client-security/client-security.service.js';
 import { useErrorPolicy } from './plugins/error-policy.js';
+import { principalOf, useGatekeeper } from './plugins/gatekeeper.js';
+import { createMetrics } from './plugins/metrics.js';
+import { useOperations } from './plugins/operations.js';
+import { type RateLimitConfig, RateLimiter } from './plugins/rate-limit.js';
 import { requestIdOf, useRequestId } from './plugins/request-id.js';
 import { schema } from './schema.js';
 import { ErrorCode, KeygateError, unauthenticated } from './shared/errors.js';
 
 export type KeygateYoga = YogaServerInstance<Record<string, never>, RequestContext>;
 
-/** Authenticates the request once: API key or user session; anything else is a 401. */
-async function authenticate(deps: Deps, headers: Headers): Promise<Principal> {
-  const credential = readCredential(headers);
-  if (credential === null || credential === 'invalid') throw unauthenticated();
-  const principal =
-    credential.kind === 'api_key'
-      ? await authenticateKey(deps, credential.value)
-      : await authenticateSession(deps, credential.value);
+/** The principal the gatekeeper authenticated; a request without one never reaches execution. */
+function authenticated(request: Request): Principal {
+  const principal = principalOf(request);
   if (!principal) throw unauthenticated();
   return principal;
 }
@@ -42,10 +43,20 @@ function yogaLogger(logger: Logger): YogaLogger {
 }
 
 /** The GraphQL-over-HTTP handler: schema, per-request context, and plugins. */
-export function createKeygateYoga(deps: Deps, options: { activityLog: boolean } = { activityLog: true }): KeygateYoga {
+export interface KeygateYogaOptions {
+  activityLog: boolean;
+  limits: OperationLimits;
+  rateLimit: RateLimitConfig;
+}
+
+const GRAPHQL_ENDPOINT = '/graphql';
+
+export function createKeygateYoga(deps: Deps, options: KeygateYogaOptions): KeygateYoga {
+  const metrics = createMetrics(deps.activity);
+  const { limits } = options;
   return createYoga<Record<string, never>, RequestContext>({
     schema,
-    graphqlEndpoint: '/graphql',
+    graphqlEndpoint: GRAPHQL_ENDPOINT,
     landingPage: false,
     graphiql: { title: 'Keygate GraphiQL', headers: JSON.stringify({ 'X-API-Key': '<your key>' }) },
     logging: yogaLogger(deps.logger),
@@ -66,9 +77,9 @@ export function createKeygateYoga(deps: Deps, options: { activityLog: boolean } 
         return new KeygateError(ErrorCode.INTERNAL, 'Internal error.');
       },
     },
-    context: async ({ request }) => ({
+    context: ({ request }) => ({
       requestId: requestIdOf(request),
-      principal: await authenticate(deps, request.headers),
+      principal: authenticated(request),
       customerToken: customerTokenOf(request.headers),
       deps,
       db: deps.db,
@@ -77,8 +88,31 @@ export function createKeygateYoga(deps: Deps, options: { activityLog: boolean } 
     }),
     plugins: [
       useRequestId(),
+      useOperations(deps, metrics, GRAPHQL_ENDPOINT),
+      useGatekeeper(deps, {
+        maxBodyBytes: limits.maxBodyBytes,
+        limiter: new RateLimiter(options.rateLimit),
+        metrics,
+        graphqlEndpoint: GRAPHQL_ENDPOINT,
+      }),
+      // Only callers who passed the gatekeeper reach validation; the publishable key gets no introspection.
+      useDisableIntrospection({
+        isDisabled: (request) => {
+          const principal = principalOf(request);
+          return !principal || (principal.kind === 'API_KEY' && principal.key.type === 'PUBLISHABLE');
+        },
+      }),
+      EnvelopArmorPlugin({
+        maxDepth: { n: limits.maxDepth },
+        maxAliases: { n: limits.maxAliases },
+        maxDirectives: { n: limits.maxDirectives },
+        maxTokens: { n: limits.maxTokens },
+        costLimit: { maxCost: limits.maxCost },
+        // Suggestions help authenticated developers; anonymous callers never get past the gatekeeper.
+        blockFieldSuggestion: { enabled: false },
+      }),
       useErrorPolicy(deps.logger),
-      ...(options.activityLog ? [useActivityLog(deps.activity)] : []),
+      ...(options.activityLog ? [useActivityLog(deps.activity, metrics)] : []),
     ],
   });
 }

@@ -10,6 +10,7 @@ import {
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { RequestContext } from '../../context.js';
+import type { Metrics } from '../../plugins/metrics.js';
 import { newId } from '../../shared/ids.js';
 import { activityLabel } from './activity.labels.js';
 import type { ActivityRecorder, PendingActivity } from './activity.recorder.js';
@@ -49,7 +50,7 @@ function locator(args: Record<string, unknown>): string | null {
  * with its outcome, actor, key and request id, handed to the recorder. Nothing
  * is written on the request path.
  */
-export function useActivityLog(recorder: ActivityRecorder): Plugin<RequestContext> {
+export function useActivityLog(recorder: ActivityRecorder, metrics?: Metrics): Plugin<RequestContext> {
   return {
     onExecute({ args }) {
       const ctx = args.contextValue;
@@ -101,6 +102,7 @@ export function useActivityLog(recorder: ActivityRecorder): Plugin<RequestContex
             };
           });
           recorder.record(events);
+          for (const { row } of events) metrics?.operations.inc({ operation: row.field, outcome: row.outcome });
         },
       };
     },

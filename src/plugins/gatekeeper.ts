@@ -1,0 +1,103 @@
+import type { Plugin } from 'graphql-yoga';
+import { isDatabaseUnavailable } from '../database/errors.js';
+import type { Deps } from '../deps.js';
+import { authenticateKey, authenticateSession, readCredential } from '../modules/auth/authenticate.js';
+import type { Principal } from '../modules/auth/principal.js';
+import { ErrorCode } from '../shared/errors.js';
+import type { Metrics } from './metrics.js';
+import type { RateLimiter } from './rate-limit.js';
+
+const principals = new WeakMap<Request, Principal>();
+
+/** The principal the gatekeeper authenticated for this request. */
+export function principalOf(request: Request): Principal | undefined {
+  return principals.get(request);
+}
+
+export interface GatekeeperOptions {
+  maxBodyBytes: number;
+  limiter: RateLimiter;
+  metrics: Metrics;
+  graphqlEndpoint: string;
+}
+
+function refuse(status: number, code: ErrorCode, message: string, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify({ errors: [{ message, extensions: { code } }] }), {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+  });
+}
+
+const UNAUTHENTICATED = 'Authentication required: send a valid API key or session token.';
+
+/** The caller's address as the socket saw it (no proxy headers are trusted). */
+function clientAddress(serverContext: unknown): string {
+  const req = (serverContext as { req?: { socket?: { remoteAddress?: string } } } | undefined)?.req;
+  return req?.socket?.remoteAddress ?? 'unknown';
+}
+
+/**
+ * The front door, before any parsing or validation: body size, brute-force
+ * refusal per client address, authentication (API key or session, once per
+ * request) and the per-key rate limit. Anonymous callers never reach the
+ * schema, so they see no field suggestions and no introspection.
+ */
+export function useGatekeeper(deps: Deps, options: GatekeeperOptions): Plugin {
+  const { limiter, metrics } = options;
+  return {
+    async onRequest({ request, serverContext, url, endResponse }) {
+      if (url.pathname !== options.graphqlEndpoint) return;
+      // GraphiQL's page itself is public; every query it sends is authenticated.
+      if (request.method === 'GET' && (request.headers.get('accept') ?? '').includes('text/html')) return;
+
+      const length = Number(request.headers.get('content-length') ?? 0);
+      if (length > options.maxBodyBytes) {
+        return endResponse(
+          refuse(413, ErrorCode.BAD_USER_INPUT, `Request body is ${length} bytes; the limit is ${options.maxBodyBytes}.`),
+        );
+      }
+      const address = clientAddress(serverContext);
+      const blockedFor = limiter.blockedAddress(address);
+      if (blockedFor !== null) {
+        metrics.rateLimited.inc({ limit: 'failed_auth_address' });
+        return endResponse(
+          refuse(429, ErrorCode.RATE_LIMITED, 'Too many failed authentication attempts from this address.', {
+            'retry-after': String(blockedFor),
+          }),
+        );
+      }
+
+      const credential = readCredential(request.headers);
+      let principal: Principal | null = null;
+      try {
+        if (credential && credential !== 'invalid') {
+          principal =
+            credential.kind === 'api_key'
+              ? await authenticateKey(deps, credential.value)
+              : await authenticateSession(deps, credential.value);
+        }
+      } catch (error) {
+        if (!isDatabaseUnavailable(error)) throw error;
+        deps.logger.warn({ err: error }, 'database unavailable during authentication');
+        return endResponse(refuse(503, ErrorCode.INTERNAL, 'Service temporarily unavailable.', { 'retry-after': '1' }));
+      }
+      if (!principal) {
+        metrics.authenticationFailures.inc({ reason: credential === null ? 'missing' : 'invalid' });
+        if (credential !== null) limiter.failedAuthentication(address);
+        return endResponse(refuse(401, ErrorCode.UNAUTHENTICATED, UNAUTHENTICATED));
+      }
+      if (principal.kind === 'API_KEY') {
+        const taken = limiter.takeForKey(principal.key.id);
+        if (!taken.ok) {
+          metrics.rateLimited.inc({ limit: 'api_key' });
+          return endResponse(
+            refuse(429, ErrorCode.RATE_LIMITED, 'Rate limit exceeded for this API key.', {
+              'retry-after': String(taken.retryAfterSeconds),
+            }),
+          );
+        }
+      }
+      principals.set(request, principal);
+    },
+  };
+}

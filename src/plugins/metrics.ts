@@ -1,0 +1,44 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ActivityRecorder } from '../modules/activity/activity.recorder.js';
+
+/** Prometheus metrics of one Keygate instance (its own registry, so instances and tests never collide). */
+export function createMetrics(activity: ActivityRecorder) {
+  const registry = new Registry();
+  return {
+    registry,
+    operations: new Counter({
+      name: 'keygate_operations_total',
+      help: 'Root fields executed, by operation (root field) and outcome (SUCCESS, DENIED, ERROR).',
+      labelNames: ['operation', 'outcome'] as const,
+      registers: [registry],
+    }),
+    requestDuration: new Histogram({
+      name: 'keygate_http_request_duration_seconds',
+      help: 'HTTP request latency of the GraphQL endpoint, by status code.',
+      labelNames: ['status'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    authenticationFailures: new Counter({
+      name: 'keygate_authentication_failures_total',
+      help: 'Requests refused for a missing or invalid credential.',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    rateLimited: new Counter({
+      name: 'keygate_rate_limited_total',
+      help: 'Requests refused with 429, by limit (api_key, failed_auth_address).',
+      labelNames: ['limit'] as const,
+      registers: [registry],
+    }),
+    activityQueue: new Gauge({
+      name: 'keygate_activity_queue_depth',
+      help: 'Activity events waiting to be written.',
+      registers: [registry],
+      collect() {
+        this.set(activity.depth);
+      },
+    }),
+  };
+}
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,44 @@
+import type { Plugin } from 'graphql-yoga';
+import { sql } from 'kysely';
+import type { Deps } from '../deps.js';
+import type { Metrics } from './metrics.js';
+
+const json = (status: number, body: unknown) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8' } });
+
+const startedAt = new WeakMap<Request, number>();
+
+/**
+ * Operations endpoints: `/health` (the process answers), `/ready` (the
+ * database answers), `/metrics` (Prometheus text); and request latency.
+ */
+export function useOperations(deps: Deps, metrics: Metrics, graphqlEndpoint: string): Plugin {
+  return {
+    async onRequest({ request, url, endResponse }) {
+      startedAt.set(request, performance.now());
+      if (request.method !== 'GET') return;
+      if (url.pathname === '/health') return endResponse(json(200, { status: 'ok' }));
+      if (url.pathname === '/ready') {
+        try {
+          await sql`select 1`.execute(deps.db);
+          return endResponse(json(200, { status: 'ready', database: 'ok' }));
+        } catch {
+          return endResponse(json(503, { status: 'unavailable', database: 'unreachable' }));
+        }
+      }
+      if (url.pathname === '/metrics') {
+        return endResponse(
+          new Response(await metrics.registry.metrics(), {
+            status: 200,
+            headers: { 'content-type': metrics.registry.contentType },
+          }),
+        );
+      }
+    },
+    onResponse({ request, response }) {
+      const start = startedAt.get(request);
+      if (start === undefined || new URL(request.url).pathname !== graphqlEndpoint) return;
+      metrics.requestDuration.observe({ status: String(response.status) }, (performance.now() - start) / 1000);
+    },
+  };
+}
