@@ -94,6 +94,7 @@ async function serve(config: Config, demo: boolean): Promise<void> {
   }
   const running = await startServer(keygate, { port: config.port, host: config.host });
   console.log(`\nKeygate on ${running.url}/graphql (GraphiQL: open it in a browser; send X-API-Key or Authorization: Bearer)`);
+  console.log(`Console on ${running.url}/console (sign in with a session token: npx keygate token --email …)`);
   let signals = 0;
   const shutdown = (signal: string) => {
     if (signals++ > 0) process.exit(1);
