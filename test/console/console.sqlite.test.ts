@@ -61,22 +61,17 @@ beforeAll(async () => {
   });
   // Always from the current source: a dist/ left by an earlier install may be stale (or missing).
   await buildConsole();
+  // The first command migrates the fresh database; the rest can then run side by side (SQLite waits for its writer).
   scale = await bootstrap('Acme', 'SCALE', 'owner@acme.test');
-  free = await bootstrap('Freebie', 'FREE', 'owner@freebie.test');
-  const { stdout } = await keygateCommand(
-    env,
-    'user',
-    'add',
-    '--account',
-    scale.account.id,
-    '--email',
-    'member@acme.test',
-    '--role',
-    'MEMBER',
-    '--json',
-  );
-  member = lastJsonLine(stdout);
-  server = await startServeProcess(env);
+  const memberArgs = ['user', 'add', '--account', scale.account.id, '--email', 'member@acme.test', '--role', 'MEMBER', '--json'];
+  const [freeAccount, added, serving] = await Promise.all([
+    bootstrap('Freebie', 'FREE', 'owner@freebie.test'),
+    keygateCommand(env, ...memberArgs),
+    startServeProcess(env),
+  ]);
+  free = freeAccount;
+  member = lastJsonLine(added.stdout);
+  server = serving;
   owner = createKeygateClient({ url: `${server.url}/graphql`, sessionToken: scale.owner.token });
   browser = await launching;
 });
