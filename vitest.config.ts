@@ -18,6 +18,9 @@ function postgresReachable(): Promise<boolean> {
   });
 }
 
+// One folder per run for the end-of-run secret leak scan (test/harness/leak-scan.ts), shared by all workers.
+process.env.KEYGATE_LEAK_SCAN_DIR ??= `test-output/leak-scan/${Date.now()}-${process.pid}`;
+
 export default defineConfig(async () => {
   const postgres = process.env.KEYGATE_SKIP_POSTGRES !== '1' && (await postgresReachable());
   if (!postgres) {
@@ -29,7 +32,11 @@ export default defineConfig(async () => {
     extends: true as const,
     test: {
       name,
-      env: { KEYGATE_TEST_DIALECT: name, KEYGATE_TEST_POSTGRES_URL: POSTGRES_URL },
+      env: {
+        KEYGATE_TEST_DIALECT: name,
+        KEYGATE_TEST_POSTGRES_URL: POSTGRES_URL,
+        KEYGATE_LEAK_SCAN_DIR: process.env.KEYGATE_LEAK_SCAN_DIR,
+      },
       exclude: ['**/node_modules/**', ...exclude],
     },
   });
@@ -38,6 +45,7 @@ export default defineConfig(async () => {
     resolve: { alias: { graphql: 'graphql/index.js' } },
     test: {
       include: ['test/**/*.test.ts'],
+      globalSetup: ['test/harness/leak-scan.ts'],
       testTimeout: 60_000,
       hookTimeout: 60_000,
       // The whole suite runs once per dialect; dialect-only files are named *.sqlite.test.ts / *.postgres.test.ts.

@@ -4,7 +4,6 @@ import { GraphQLError } from 'graphql';
 import { createYoga, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { OperationLimits } from './config.js';
-import { useConsole } from './console/console.plugin.js';
 import { createLoaders, type RequestContext } from './context.js';
 import { isDatabaseUnavailable } from './database/errors.js';
 import type { Deps } from './deps.js';
@@ -29,6 +28,8 @@ function authenticated(request: Request): Principal {
   return principal;
 }
 
+const describe = (args: unknown[]) => args.filter((a) => typeof a === 'string').join(' ');
+
 /** Yoga's own log lines through pino; expected (coded) errors are not errors of the server. */
 function yogaLogger(logger: Logger): YogaLogger {
   const expected = (args: unknown[]) =>
@@ -36,10 +37,14 @@ function yogaLogger(logger: Logger): YogaLogger {
       (a) => a instanceof GraphQLError && typeof a.extensions.code === 'string' && a.extensions.code !== ErrorCode.INTERNAL,
     );
   return {
-    debug: (...args) => logger.debug({ args }, 'yoga'),
-    info: (...args) => logger.info({ args }, 'yoga'),
-    warn: (...args) => logger.warn({ args }, 'yoga'),
-    error: (...args) => (expected(args) ? logger.debug({ args }, 'yoga') : logger.error({ args }, 'yoga')),
+    // Only Yoga's own words: its arguments can hold request parameters and headers.
+    debug: (...args) => logger.debug({ yoga: describe(args) }, 'yoga'),
+    info: (...args) => logger.info({ yoga: describe(args) }, 'yoga'),
+    warn: (...args) => logger.warn({ yoga: describe(args) }, 'yoga'),
+    error: (...args) =>
+      expected(args)
+        ? logger.debug({ yoga: describe(args) }, 'yoga')
+        : logger.error({ err: args.find((a) => a instanceof Error), yoga: describe(args) }, 'yoga'),
   };
 }
 
@@ -114,7 +119,6 @@ export function createKeygateYoga(deps: Deps, options: KeygateYogaOptions): Keyg
       }),
       useErrorPolicy(deps.logger),
       ...(options.activityLog ? [useActivityLog(deps.activity, metrics)] : []),
-      useConsole(),
     ],
   });
 }

@@ -53,8 +53,25 @@ export function classifyError(error: GraphQLError, requestId: string, logger: Lo
   });
 }
 
+const CODES = new Set<string>(Object.values(ErrorCode));
+
+/** Gives a code to an error that left without one: request, parse and validation errors (bad input). */
+function ensureCode(error: GraphQLError | { message: string; extensions?: Record<string, unknown> }) {
+  const code = error.extensions?.code;
+  if (typeof code === 'string' && CODES.has(code)) return error;
+  return error instanceof GraphQLError
+    ? withCode(error, ErrorCode.BAD_USER_INPUT)
+    : { ...error, extensions: { ...error.extensions, code: ErrorCode.BAD_USER_INPUT } };
+}
+
 export function useErrorPolicy(logger: Logger): Plugin<RequestContext> {
   return {
+    // Last line of defence: whatever produced an error (request parsing, a validation rule of a
+    // plugin, an HTTP-level refusal such as a mutation over GET), it leaves with a closed-set code.
+    onResultProcess({ result, setResult }) {
+      if (Array.isArray(result) || !result || Symbol.asyncIterator in result) return;
+      if (result.errors?.length) setResult({ ...result, errors: result.errors.map((e) => ensureCode(e) as GraphQLError) });
+    },
     onValidate() {
       return ({ result, setResult }) => {
         if (result.length) setResult(result.map((e) => withCode(e, ErrorCode.BAD_USER_INPUT)));

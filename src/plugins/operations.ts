@@ -2,6 +2,7 @@ import type { Plugin } from 'graphql-yoga';
 import { sql } from 'kysely';
 import type { Deps } from '../deps.js';
 import type { Metrics } from './metrics.js';
+import { requestIdOf } from './request-id.js';
 
 const json = (status: number, body: unknown) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8' } });
@@ -37,8 +38,21 @@ export function useOperations(deps: Deps, metrics: Metrics, graphqlEndpoint: str
     },
     onResponse({ request, response }) {
       const start = startedAt.get(request);
-      if (start === undefined || new URL(request.url).pathname !== graphqlEndpoint) return;
-      metrics.requestDuration.observe({ status: String(response.status) }, (performance.now() - start) / 1000);
+      const path = new URL(request.url).pathname;
+      if (start === undefined || path !== graphqlEndpoint) return;
+      const seconds = (performance.now() - start) / 1000;
+      metrics.requestDuration.observe({ status: String(response.status) }, seconds);
+      // The access log: never headers or bodies, so never a credential.
+      deps.logger.info(
+        {
+          requestId: requestIdOf(request),
+          method: request.method,
+          path,
+          status: response.status,
+          ms: Math.round(seconds * 1000),
+        },
+        'request',
+      );
     },
   };
 }

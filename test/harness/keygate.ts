@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { type ExecutionResult, print } from 'graphql';
@@ -11,8 +13,30 @@ import { normaliseScopes } from '../../src/modules/permission/permission.model.j
 import { ManualClock } from '../../src/shared/clock.js';
 import { freshDatabaseUrl } from './database.js';
 
-/** Every log line any test Keygate wrote; the leak test scans it for secrets. */
+/** Every log line any test Keygate wrote in this worker. */
 export const capturedLogs: string[] = [];
+
+/**
+ * Log lines and every secret the tests saw go to test-output/leak-scan/, one
+ * file per worker; after the whole run, test/harness/leak-scan.ts searches
+ * all the logs for all the secrets.
+ */
+const scanDir = path.resolve(import.meta.dirname, '../..', process.env.KEYGATE_LEAK_SCAN_DIR ?? 'test-output/leak-scan/adhoc');
+mkdirSync(scanDir, { recursive: true });
+const scanId = `${process.pid}-${randomBytes(4).toString('hex')}`;
+const logFile = path.join(scanDir, `${scanId}.log`);
+const secretsFile = path.join(scanDir, `${scanId}.secrets`);
+const KEY_SECRET = /(?:server|client)-[0-9A-Za-z]{49}/g;
+const SIGNING_SECRET = /"signingSecret":"([0-9a-f]{64})"/g;
+
+/** Remembers secrets for the end-of-run leak scan. */
+export function rememberSecrets(...secrets: string[]): void {
+  if (secrets.length) appendFileSync(secretsFile, `${secrets.join('\n')}\n`);
+}
+
+function rememberSecretsIn(text: string): void {
+  rememberSecrets(...(text.match(KEY_SECRET) ?? []), ...[...text.matchAll(SIGNING_SECRET)].map((m) => m[1]!));
+}
 
 export interface TestKeygate {
   keygate: Keygate;
@@ -49,6 +73,7 @@ export async function startTestKeygate(): Promise<TestKeygate> {
   const logSink = new Writable({
     write(chunk, _enc, done) {
       capturedLogs.push(String(chunk));
+      appendFileSync(logFile, String(chunk));
       done();
     },
   });
@@ -78,7 +103,9 @@ export async function startTestKeygate(): Promise<TestKeygate> {
 
   const query: TestKeygate['query'] = async (source, variables = {}, credential) => {
     const res = await fetch({ query: source, variables }, headersFor(credential));
-    return { status: res.status, body: (await res.json()) as ExecutionResult<any> };
+    const text = await res.text();
+    rememberSecretsIn(text);
+    return { status: res.status, body: JSON.parse(text) as ExecutionResult<any> };
   };
 
   return {
@@ -91,6 +118,11 @@ export async function startTestKeygate(): Promise<TestKeygate> {
 }
 
 let tenantCounter = 0;
+
+function remembered(token: string): string {
+  rememberSecrets(token);
+  return token;
+}
 
 export interface Tenant {
   result: BootstrapResult;
@@ -113,6 +145,7 @@ export async function seedTenant(t: TestKeygate, options: { plan?: Plan } = {}):
     plan: options.plan ?? 'SCALE',
     ownerEmail: `owner${n}-${randomBytes(3).toString('hex')}@tenant.test`,
   });
+  rememberSecrets(...result.environments.flatMap((e) => [e.fullAccess.secret, e.publishable.secret]));
   const env = (i: number) => {
     const e = result.environments[i]!;
     return { id: e.env.id, fullAccessKey: e.fullAccess, publishableKey: e.publishable };
@@ -120,7 +153,7 @@ export async function seedTenant(t: TestKeygate, options: { plan?: Plan } = {}):
   return {
     result,
     accountId: result.account.id,
-    owner: { id: result.owner.id, email: result.owner.email, token: await deps.sessions.mint(result.owner.id, 3600) },
+    owner: { id: result.owner.id, email: result.owner.email, token: remembered(await deps.sessions.mint(result.owner.id, 3600)) },
     dev: env(0),
     prod: env(1),
     async user(role) {
@@ -129,12 +162,12 @@ export async function seedTenant(t: TestKeygate, options: { plan?: Plan } = {}):
         email: `${role.toLowerCase()}${n}-${randomBytes(3).toString('hex')}@tenant.test`,
         role,
       });
-      return { id: user.id, email: user.email, token: await deps.sessions.mint(user.id, 3600) };
+      return { id: user.id, email: user.email, token: remembered(await deps.sessions.mint(user.id, 3600)) };
     },
     async scopedKey(scopes, keyOptions = {}) {
       const normalised = normaliseScopes(scopes).scopes;
       if (!normalised) throw new Error(`bad fixture scopes ${scopes}`);
-      return deps.db.transaction().execute((trx) =>
+      const issued = await deps.db.transaction().execute((trx) =>
         issueKey(trx, deps, {
           accountId: result.account.id,
           environmentId: keyOptions.environmentId ?? result.environments[0]!.env.id,
@@ -146,6 +179,8 @@ export async function seedTenant(t: TestKeygate, options: { plan?: Plan } = {}):
           now: t.clock.now(),
         }),
       );
+      rememberSecrets(issued.secret);
+      return issued;
     },
   };
 }
