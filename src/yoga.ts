@@ -1,5 +1,6 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError } from 'graphql';
 import { createYoga, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
@@ -65,6 +66,8 @@ export function createKeygateYoga(deps: Deps, options: KeygateYogaOptions): Keyg
     graphqlEndpoint: GRAPHQL_ENDPOINT,
     landingPage: false,
     graphiql: { title: 'Keygate GraphiQL', headers: JSON.stringify({ 'X-API-Key': '<your key>' }) },
+    // GraphiQL's assets served by Keygate itself: works offline, no CDN.
+    renderGraphiQL,
     logging: yogaLogger(deps.logger),
     maskedErrors: {
       // Execution errors were classified by useErrorPolicy; this catches the rest (e.g. context building).
