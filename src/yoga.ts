@@ -5,6 +5,7 @@ import { GraphQLError } from 'graphql';
 import { createYoga, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { OperationLimits } from './config.js';
+import { useConsole } from './console/console.plugin.js';
 import { createLoaders, type RequestContext } from './context.js';
 import { isDatabaseUnavailable } from './database/errors.js';
 import type { Deps } from './deps.js';
@@ -122,6 +123,7 @@ export function createKeygateYoga(deps: Deps, options: KeygateYogaOptions): Keyg
       }),
       useErrorPolicy(deps.logger),
       ...(options.activityLog ? [useActivityLog(deps.activity, metrics)] : []),
+      useConsole(),
     ],
   });
 }
