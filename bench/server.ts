@@ -65,6 +65,7 @@ if (mode === 'ceiling') {
   listen(yoga);
 } else if (mode === 'keygate') {
   const { createKeygate } = await import('../src/app.js');
+  const { parseRateLimit } = await import('../src/config.js');
   const { bootstrapAccount } = await import('../src/modules/account/account.service.js');
   const { issueKey } = await import('../src/modules/api-key/api-key.service.js');
   const dir = mkdtempSync(path.join(tmpdir(), 'keygate-bench-'));
