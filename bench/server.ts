@@ -76,6 +76,8 @@ if (mode === 'ceiling') {
       masterKey: randomBytes(32),
       sessionSecret: randomBytes(32),
       logLevel: 'silent',
+      // KEYGATE_RATE_LIMIT=0 (set by run.ts): the benchmark measures throughput, not the limiter.
+      rateLimit: parseRateLimit(process.env),
     },
     activityLog: process.env.BENCH_ACTIVITY !== 'off',
   });
