@@ -7,7 +7,7 @@ import { renderKeyDetail, statusBadge } from './key-detail.js';
 import { CATEGORY_LABEL, formatDate, KEY_TYPE_LABEL, STATUS_FILTER_LABEL } from './labels.js';
 import { renderPublishablePanel } from './publishable-panel.js';
 
-const PAGE_SIZE = 10;
+const PAGE_SIZE = 20;
 
 function filterSelect<T extends string>(
   testid: string,

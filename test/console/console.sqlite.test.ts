@@ -61,17 +61,11 @@ beforeAll(async () => {
   });
   // Always from the current source: a dist/ left by an earlier install may be stale (or missing).
   await buildConsole();
-  // The first command migrates the fresh database; the rest can then run side by side (SQLite waits for its writer).
   scale = await bootstrap('Acme', 'SCALE', 'owner@acme.test');
+  free = await bootstrap('Freebie', 'FREE', 'owner@freebie.test');
   const memberArgs = ['user', 'add', '--account', scale.account.id, '--email', 'member@acme.test', '--role', 'MEMBER', '--json'];
-  const [freeAccount, added, serving] = await Promise.all([
-    bootstrap('Freebie', 'FREE', 'owner@freebie.test'),
-    keygateCommand(env, ...memberArgs),
-    startServeProcess(env),
-  ]);
-  free = freeAccount;
-  member = lastJsonLine(added.stdout);
-  server = serving;
+  member = lastJsonLine((await keygateCommand(env, ...memberArgs)).stdout);
+  server = await startServeProcess(env);
   owner = createKeygateClient({ url: `${server.url}/graphql`, sessionToken: scale.owner.token });
   browser = await launching;
 });
@@ -362,26 +356,95 @@ describe('console', () => {
     await page.close();
   });
 
-  it('pages through the keys with Next and Previous (10 a page)', async () => {
-    const { totalCount } = await owner.apiKeys({ environmentId: development().id });
-    for (let i = totalCount; i < 12; i++) await scopedKey(`Paging ${i}`, ['coupons:read']);
-    const total = Math.max(totalCount, 12);
+  it('changes the grace period of an expiring key, and the audit log records it', async () => {
+    const key = await scopedKey('Grace target', ['coupons:read']);
+    const rotated = await owner.rotateApiKey({ id: key.apiKey.id, expireOldKeyIn: 'ONE_HOUR' });
     const page = await signIn(scale.owner.token);
+    await row(page, key.apiKey.id).locator('[data-testid=row-menu]').click();
+    await row(page, key.apiKey.id).locator('[data-testid=menu-grace]').click();
+    await page.check('[data-testid=grace-dialog] [data-testid=grace-SEVEN_DAYS]');
+    await page.click('[data-testid=grace-dialog] [data-testid=dialog-confirm]');
+    await page.locator('[data-testid=notice]', { hasText: 'Grace period' }).waitFor();
+
+    const expiresAt = new Date((await owner.apiKey({ id: key.apiKey.id }))!.expiresAt!).getTime();
+    const oneHourLater = new Date(rotated.previousKey.expiresAt!).getTime();
+    expect(expiresAt - oneHourLater).toBeGreaterThan(6 * 24 * 3600 * 1000);
+    expect(await page.textContent('[data-testid=detail-expires]')).toContain('in 7 days');
+    expect((await auditEvents(page))[0]).toEqual({ event: 'GRACE_PERIOD_CHANGED', actor: 'owner@acme.test' });
+    await page.close();
+  });
+
+  it('edits a scoped key (name, then permissions where write implies read) while default keys stay read-only', async () => {
+    const key = await scopedKey('Before rename', ['customers:read']);
+    const page = await signIn(scale.owner.token);
+    await openDetail(page, key.apiKey.id);
+    await page.click('[data-testid=edit-key]');
+    await page.fill('[data-testid=edit-name]', 'After rename');
+    await page.click('[data-testid=edit-save]');
+    await page.locator('[data-testid=detail-name]', { hasText: 'After rename' }).waitFor();
+    expect(await row(page, key.apiKey.id).locator('[data-testid=key-name]').textContent()).toBe('After rename');
+
+    await page.click('[data-testid=tab-permissions]');
+    await page.check('[data-testid="scope-coupons:write"]');
+    expect(await page.isChecked('[data-testid="scope-coupons:read"]')).toBe(true);
+    await page.uncheck('[data-testid="scope-customers:read"]');
+    await page.click('[data-testid=save-scopes]');
+    await page.locator('[data-testid=notice]', { hasText: 'Permissions saved' }).waitFor();
+    expect((await owner.apiKey({ id: key.apiKey.id }))!.scopes).toEqual(['coupons:read', 'coupons:write']);
+
+    await openDetail(page, development().fullAccessKey.id);
+    await page.click('[data-testid=tab-permissions]');
+    expect(await page.textContent('[data-testid=permissions-read-only]')).toContain('every permission');
+    expect(await page.locator('[data-testid=permissions] input[type=checkbox]:not([disabled])').count()).toBe(0);
+    expect(await page.locator('[data-testid=save-scopes]').count()).toBe(0);
+    await page.close();
+  });
+
+  it('lets an owner switch client-side security and read the signing secret in the publishable key panel', async () => {
+    const page = await signIn(scale.owner.token);
+    const toggle = page.locator('[data-testid=client-side-security-toggle]');
+    expect(await toggle.isChecked()).toBe(false);
+    await toggle.check();
+    await page.locator('[data-testid=client-side-security-state]', { hasText: /^Enforced$/ }).waitFor();
+    const settings = await owner.signingSecret({ id: development().id });
+    expect(settings?.clientSideSecurity).toBe('ENFORCED');
+
+    await page.click('[data-testid=signing-secret-toggle]');
+    expect(await page.textContent('[data-testid=signing-secret]')).toBe(settings?.signingSecret);
+    await page.screenshot({ path: path.join(SCREENSHOTS, '11-publishable-key-panel.png') });
+    await page.click('[data-testid=signing-secret-toggle]');
+    expect(await page.content()).not.toContain(settings!.signingSecret!);
+
+    await toggle.uncheck();
+    await page.locator('[data-testid=client-side-security-state]', { hasText: 'Not enforced' }).waitFor();
+    expect((await owner.signingSecret({ id: development().id }))?.clientSideSecurity).toBe('NOT_ENFORCED');
+    await page.close();
+  });
+
+  it('switches to another environment and pages through its keys with Next and Previous (20 a page)', async () => {
+    // Production holds only this test's keys: 2 default keys and 21 scoped ones.
+    const production = scale.environments.find((e) => e.name === 'Production')!;
+    for (let i = 0; i < 21; i++)
+      await owner.createScopedKey({ environmentId: production.id, name: `Paging ${i}`, scopes: ['coupons:read'] });
+    const page = await signIn(scale.owner.token);
+    await page.selectOption('[data-testid=environment-select]', production.id);
+    await row(page, production.fullAccessKey.id).waitFor();
     const ids = () =>
       page.locator('[data-testid=key-row]').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.keyId!));
+    await page.locator('[data-testid=pager-summary]', { hasText: '1–20 of 23' }).waitFor();
     const firstPage = await ids();
-    expect(firstPage).toHaveLength(10);
-    expect(await page.textContent('[data-testid=pager-summary]')).toBe(`1–10 of ${total}`);
+    expect(firstPage).toHaveLength(20);
+    expect(firstPage).not.toContain(development().fullAccessKey.id);
 
     await page.click('[data-testid=page-next]');
-    await page.locator('[data-testid=pager-summary]', { hasText: `11–${total} of ${total}` }).waitFor();
+    await page.locator('[data-testid=pager-summary]', { hasText: '21–23 of 23' }).waitFor();
     const secondPage = await ids();
-    expect(secondPage).toHaveLength(total - 10);
+    expect(secondPage).toHaveLength(3);
     expect(secondPage.filter((id) => firstPage.includes(id))).toEqual([]);
     expect(await page.isDisabled('[data-testid=page-next]')).toBe(true);
 
     await page.click('[data-testid=page-previous]');
-    await page.locator('[data-testid=pager-summary]', { hasText: `1–10 of ${total}` }).waitFor();
+    await page.locator('[data-testid=pager-summary]', { hasText: '1–20 of 23' }).waitFor();
     expect(await ids()).toEqual(firstPage);
     await page.close();
   });
