@@ -29,9 +29,13 @@ export interface RequestContext {
   loaders: Loaders;
 }
 
+/** Keygate ids: a prefix and a ULID. Anything else cannot exist and is never sent to the database. */
+const ID = /^[a-z]{3}_[0-9A-Z]{26}$/;
+
 function byId<T extends { id: string }>(load: (ids: readonly string[]) => Promise<T[]>) {
   return new DataLoader<string, T | null>(async (ids) => {
-    const rows = new Map((await load(ids)).map((r) => [r.id, r]));
+    const wellFormed = ids.filter((id) => ID.test(id));
+    const rows = new Map((wellFormed.length ? await load(wellFormed) : []).map((r) => [r.id, r]));
     return ids.map((id) => rows.get(id) ?? null);
   });
 }

@@ -35,6 +35,10 @@ export function classifyError(error: GraphQLError, requestId: string, logger: Lo
     return error;
   }
   if (!original || original instanceof GraphQLError) return withCode(error, ErrorCode.BAD_USER_INPUT);
+  if ((original as { code?: string }).code === '22021') {
+    // PostgreSQL text cannot hold NUL characters; SQLite can. Same answer on both: bad input.
+    return withCode(error, ErrorCode.BAD_USER_INPUT, 'Text arguments must not contain NUL (\\u0000) characters.');
+  }
   if (isDatabaseUnavailable(original)) {
     logger.warn({ err: original, requestId, path: error.path?.join('.') }, 'database unavailable');
     return new GraphQLError(`Service temporarily unavailable. Request id: ${requestId}`, {

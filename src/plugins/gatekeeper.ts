@@ -28,6 +28,16 @@ function refuse(status: number, code: ErrorCode, message: string, headers: Recor
   });
 }
 
+/** What Yoga parses for POST (GraphQL over HTTP, plus multipart and form posts). */
+const ACCEPTED_CONTENT_TYPES = new Set([
+  'application/json',
+  'application/graphql-response+json',
+  'application/graphql+json',
+  'application/graphql',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data',
+]);
+
 const UNAUTHENTICATED = 'Authentication required: send a valid API key or session token.';
 
 /** The caller's address as the socket saw it (no proxy headers are trusted). */
@@ -50,6 +60,18 @@ export function useGatekeeper(deps: Deps, options: GatekeeperOptions): Plugin {
       // GraphiQL's page itself is public; every query it sends is authenticated.
       if (request.method === 'GET' && (request.headers.get('accept') ?? '').includes('text/html')) return;
 
+      if (request.method === 'POST') {
+        const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+        if (!ACCEPTED_CONTENT_TYPES.has(type)) {
+          return endResponse(
+            refuse(
+              415,
+              ErrorCode.BAD_USER_INPUT,
+              `Content-Type must be application/json (got ${JSON.stringify(type.slice(0, 100) || 'none')}).`,
+            ),
+          );
+        }
+      }
       const length = Number(request.headers.get('content-length') ?? 0);
       if (length > options.maxBodyBytes) {
         return endResponse(

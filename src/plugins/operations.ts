@@ -10,15 +10,14 @@ const json = (status: number, body: unknown) =>
 const startedAt = new WeakMap<Request, number>();
 
 /**
- * Operations endpoints: `/health` (the process answers), `/ready` (the
- * database answers), `/metrics` (Prometheus text); and request latency.
+ * Operations endpoints: `/ready` (the database answers) and `/metrics`
+ * (Prometheus text), and request latency. Liveness (`/health`) is Yoga's own.
  */
 export function useOperations(deps: Deps, metrics: Metrics, graphqlEndpoint: string): Plugin {
   return {
     async onRequest({ request, url, endResponse }) {
       startedAt.set(request, performance.now());
       if (request.method !== 'GET') return;
-      if (url.pathname === '/health') return endResponse(json(200, { status: 'ok' }));
       if (url.pathname === '/ready') {
         try {
           await sql`select 1`.execute(deps.db);

@@ -15,9 +15,15 @@ export function optionalText(field: string, value: string | null | undefined, ma
   return requireText(field, value, max);
 }
 
+const IDENTIFIER = /^[A-Za-z0-9_\-.:@]+$/;
+
+export function isIdentifier(value: string, max: number): boolean {
+  return value.length > 0 && value.length <= max && IDENTIFIER.test(value);
+}
+
 /** An identifier: 1 to `max` characters of letters, digits and `_ - . : @`. */
 export function requireIdentifier(field: string, value: string, max: number): string {
-  if (value.length === 0 || value.length > max || !/^[A-Za-z0-9_\-.:@]+$/.test(value)) {
+  if (!isIdentifier(value, max)) {
     throw badInput(field, `must be 1 to ${max} characters of letters, digits and _ - . : @.`);
   }
   return value;

@@ -51,7 +51,6 @@ describe('apiKeys', () => {
     const scoped = await tenant.scopedKey(['coupons:read']);
     const expiring = await tenant.scopedKey(['coupons:read']);
     const expired = await tenant.scopedKey(['coupons:read']);
-    const db = t.keygate.deps.db;
     await setKeyColumns(t, expiring.row.id, { expires_at: new Date(t.clock.now().getTime() + HOUR).toISOString() });
     await setKeyColumns(t, expired.row.id, { revoked_at: t.clock.now().toISOString() });
     const list = async (filter: object) => {

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -16,7 +16,7 @@ export function setup(): void {
 
 export function teardown(): void {
   // Every project registers this setup; the run's files are complete at the first teardown.
-  if (scanned) return;
+  if (scanned || !existsSync(dir)) return;
   scanned = true;
   const files = readdirSync(dir);
   const logs = files.filter((f) => f.endsWith('.log')).map((f) => readFileSync(path.join(dir, f), 'utf8'));

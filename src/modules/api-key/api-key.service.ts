@@ -120,7 +120,14 @@ export async function listApiKeys(ctx: RequestContext, args: ListApiKeysArgs): P
   const page = pageRequest(args);
   const { env, grants } = await resolveEnvironment(ctx, args.environmentId);
   assertGranted(grants, P.apiKeysRead);
-  const filter = { environmentId: env.id, categories: args.categories, statuses: args.statuses, now: ctx.clock.now() };
+  // Repeated filter values mean nothing more; deduplicated, the SQL stays small whatever the caller sends.
+  const unique = <T>(values: readonly T[] | null | undefined) => (values ? [...new Set(values)] : values);
+  const filter = {
+    environmentId: env.id,
+    categories: unique(args.categories),
+    statuses: unique(args.statuses),
+    now: ctx.clock.now(),
+  };
   const rows = await listKeys(ctx.db, filter, page);
   for (const row of rows) ctx.loaders.apiKey.prime(row.id, row);
   return toPage(rows, page, () => countKeys(ctx.db, filter));

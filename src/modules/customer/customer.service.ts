@@ -3,7 +3,7 @@ import { isUniqueViolation } from '../../database/errors.js';
 import { conflict, missingPermission, notFound } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import { type Page, type PageArgs, pageRequest, toPage } from '../../shared/pagination.js';
-import { optionalEmail, optionalJson, optionalText, requireIdentifier } from '../../shared/validation.js';
+import { isIdentifier, optionalEmail, optionalJson, optionalText, requireIdentifier } from '../../shared/validation.js';
 import { authorizeCustomerRead } from '../client-security/client-security.service.js';
 import { resolveEnvironment } from '../environment/environment.service.js';
 import { assertGranted } from '../permission/permission.assert.js';
@@ -35,7 +35,10 @@ export async function getCustomer(
   const { env, grants } = await resolveEnvironment(ctx, args.environmentId);
   if (!grants.has(P.customersRead) && !grants.has(P.customersPublic)) throw missingPermission([P.customersRead]);
   await authorizeCustomerRead(ctx, env, grants, args.customerId);
-  const customer = await findCustomer(ctx.db, env.id, args.customerId);
+  // A customerId that could never have been created cannot exist: no query for it.
+  const customer = isIdentifier(args.customerId, CUSTOMER_ID_MAX)
+    ? await findCustomer(ctx.db, env.id, args.customerId)
+    : undefined;
   if (!customer) throw notFound('Customer');
   ctx.loaders.customer.prime(customer.id, customer);
   return customer;
@@ -43,7 +46,7 @@ export async function getCustomer(
 
 /** A customer of the environment by the caller's customerId, for writes; NOT_FOUND otherwise. */
 export async function customerForWrite(ctx: RequestContext, environmentId: string, customerId: string): Promise<CustomerRow> {
-  const customer = await findCustomer(ctx.db, environmentId, customerId);
+  const customer = isIdentifier(customerId, CUSTOMER_ID_MAX) ? await findCustomer(ctx.db, environmentId, customerId) : undefined;
   if (!customer) throw notFound('Customer');
   return customer;
 }
