@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,6 +8,7 @@ import { RotateApiKeyDocument } from '../../src/client/generated/graphql.js';
 import { bootstrapAccount } from '../../src/modules/account/account.service.js';
 import { type RunningServer, startServer } from '../../src/server.js';
 import { freshDatabaseUrl } from '../harness/database.js';
+import { testKeygateConfig } from '../harness/keygate.js';
 
 let server: RunningServer;
 let secret: string;
@@ -17,13 +17,7 @@ let keyId: string;
 beforeAll(async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'keygate-http-'));
   const keygate = await createKeygate({
-    config: {
-      databaseUrl: await freshDatabaseUrl({ fileDir: dir }),
-      databasePoolSize: 1,
-      masterKey: randomBytes(32),
-      sessionSecret: randomBytes(32),
-      logLevel: 'silent',
-    },
+    config: await testKeygateConfig({ databaseUrl: await freshDatabaseUrl({ fileDir: dir }) }),
   });
   const tenant = await bootstrapAccount(keygate.deps, { name: 'Race', plan: 'SCALE', ownerEmail: 'race@keygate.test' });
   secret = tenant.environments[0]!.fullAccess.secret;

@@ -12,7 +12,7 @@ import {
   ViewerDocument,
 } from '../../src/client/generated/graphql.js';
 import { DAY, HOUR } from '../../src/shared/clock.js';
-import { dialect } from '../harness/database.js';
+import { failAuditInserts } from '../harness/database.js';
 import {
   type Credential,
   codes,
@@ -623,21 +623,8 @@ describe('atomicity', () => {
     const tenant = await seedTenant(t);
     const key = await tenant.scopedKey(['coupons:read']);
     const before = await keyCount(tenant.dev.id);
-    const { sql } = await import('kysely');
-    const db = t.keygate.deps.db;
-    // A database-side failure of exactly the audit insert, in each dialect's trigger language.
-    if (dialect === 'sqlite') {
-      await sql`create trigger fail_rotation_audit before insert on key_audit_events when new.event = 'KEY_ROTATED' begin select raise(abort, 'audit storage unavailable'); end`.execute(
-        db,
-      );
-    } else {
-      await sql`create function fail_rotation_audit() returns trigger language plpgsql as $$ begin raise exception 'audit storage unavailable'; end $$`.execute(
-        db,
-      );
-      await sql`create trigger fail_rotation_audit before insert on key_audit_events for each row when (new.event = 'KEY_ROTATED') execute function fail_rotation_audit()`.execute(
-        db,
-      );
-    }
+    // A database-side failure of exactly the rotation's audit insert.
+    const lift = await failAuditInserts(t.keygate.deps.db, 'KEY_ROTATED');
     try {
       const { body } = await t.run(
         RotateApiKeyDocument,
@@ -649,8 +636,7 @@ describe('atomicity', () => {
       expect(body.errors![0]!.message).toBe(`Internal error. Request id: ${requestId}`);
       expect(JSON.stringify(body)).not.toMatch(/audit storage|insert|sqlite|postgres|trigger/i);
     } finally {
-      if (dialect === 'sqlite') await sql`drop trigger fail_rotation_audit`.execute(db);
-      else await sql`drop function fail_rotation_audit() cascade`.execute(db);
+      await lift();
     }
     expect(await keyCount(tenant.dev.id)).toBe(before);
     expect(await auditOf(key.row.id)).toEqual(['KEY_CREATED']);

@@ -1,9 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeygate } from '../../src/app.js';
-import { dialect, freshDatabaseUrl } from '../harness/database.js';
-import { codes, seedTenant, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
+import { failAuditInserts, freshDatabaseUrl } from '../harness/database.js';
+import { codes, seedTenant, startTestKeygate, type Tenant, type TestKeygate, testKeygateConfig } from '../harness/keygate.js';
 
 const t: TestKeygate = await startTestKeygate();
 let tenant: Tenant;
@@ -25,13 +23,7 @@ describe('/health and /ready', () => {
   });
   it('/ready answers 503 once the database is closed, /health still 200', async () => {
     const keygate = await createKeygate({
-      config: {
-        databaseUrl: await freshDatabaseUrl(),
-        databasePoolSize: 2,
-        masterKey: randomBytes(32),
-        sessionSecret: randomBytes(32),
-        logLevel: 'silent',
-      },
+      config: await testKeygateConfig({ databaseUrl: await freshDatabaseUrl() }),
     });
     const ready = () => Promise.resolve(keygate.yoga.fetch('http://keygate.test/ready'));
     try {
@@ -84,14 +76,10 @@ describe('/metrics', () => {
 
   it('counts rate-limited requests by limit', async () => {
     const keygate = await createKeygate({
-      config: {
+      config: await testKeygateConfig({
         databaseUrl: await freshDatabaseUrl(),
-        databasePoolSize: 2,
-        masterKey: randomBytes(32),
-        sessionSecret: randomBytes(32),
-        logLevel: 'silent',
         rateLimit: { perKey: 0, overrides: new Map(), failedAuthPerMinute: 1 },
-      },
+      }),
     });
     afterAll(() => keygate.close());
     const post = (key: string) =>
@@ -119,19 +107,7 @@ describe('request id', () => {
   });
 
   it('equals extensions.requestId of a masked INTERNAL error', async () => {
-    const db = t.keygate.deps.db;
-    if (dialect === 'sqlite') {
-      await sql`create trigger ops_fail_created before insert on key_audit_events when new.event = 'KEY_CREATED' begin select raise(abort, 'audit storage unavailable'); end`.execute(
-        db,
-      );
-    } else {
-      await sql`create function ops_fail_created() returns trigger language plpgsql as $$ begin raise exception 'audit storage unavailable'; end $$`.execute(
-        db,
-      );
-      await sql`create trigger ops_fail_created before insert on key_audit_events for each row when (new.event = 'KEY_CREATED') execute function ops_fail_created()`.execute(
-        db,
-      );
-    }
+    const lift = await failAuditInserts(t.keygate.deps.db, 'KEY_CREATED');
     try {
       const res = await t.fetch(
         { query: 'mutation { createScopedKey(input: { name: "boom", scopes: ["coupons:read"] }) { secret } }' },
@@ -145,8 +121,7 @@ describe('request id', () => {
       expect(body.errors[0].message).toBe(`Internal error. Request id: ${requestId}`);
       expect(JSON.stringify(body)).not.toMatch(/audit storage|insert|sqlite|postgres|trigger|stack/i);
     } finally {
-      if (dialect === 'sqlite') await sql`drop trigger ops_fail_created`.execute(db);
-      else await sql`drop function ops_fail_created() cascade`.execute(db);
+      await lift();
     }
   });
 });

@@ -5,6 +5,7 @@ import { bootstrapAccount } from '../../src/modules/account/account.service.js';
 import { type RateLimitConfig, RateLimiter, TokenBucket } from '../../src/plugins/rate-limit.js';
 import { type RunningServer, startServer } from '../../src/server.js';
 import { freshDatabaseUrl } from '../harness/database.js';
+import { testKeygateConfig } from '../harness/keygate.js';
 
 // Wall-clock time stands still in this file (I/O and timers run normally), so no bucket refills
 // between the requests of a burst however slow the machine: the counts below are exact.
@@ -16,14 +17,7 @@ afterAll(() => {
 /** A Keygate with the given rate limits behind a real HTTP server on 127.0.0.1, and two full access keys. */
 async function serve(rateLimit: RateLimitConfig) {
   const keygate: Keygate = await createKeygate({
-    config: {
-      databaseUrl: await freshDatabaseUrl(),
-      databasePoolSize: 2,
-      masterKey: randomBytes(32),
-      sessionSecret: randomBytes(32),
-      logLevel: 'silent',
-      rateLimit,
-    },
+    config: await testKeygateConfig({ databaseUrl: await freshDatabaseUrl(), rateLimit }),
   });
   const server: RunningServer = await startServer(keygate, { port: 0, host: '127.0.0.1' });
   afterAll(() => server.stop());
@@ -136,14 +130,10 @@ describe('per-key override and 0 = off', async () => {
   it('an override lifts the limit for one key only', async () => {
     const overrides = new Map<string, number>();
     const keygate = await createKeygate({
-      config: {
+      config: await testKeygateConfig({
         databaseUrl: await freshDatabaseUrl(),
-        databasePoolSize: 2,
-        masterKey: randomBytes(32),
-        sessionSecret: randomBytes(32),
-        logLevel: 'silent',
         rateLimit: { perKey: 5, overrides, failedAuthPerMinute: 0 },
-      },
+      }),
     });
     const server = await startServer(keygate, { port: 0, host: '127.0.0.1' });
     try {

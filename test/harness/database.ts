@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { type Kysely, sql } from 'kysely';
 import pg from 'pg';
 import { afterAll } from 'vitest';
 
@@ -36,4 +37,32 @@ export async function freshDatabaseUrl(options: { fileDir?: string } = {}): Prom
   await admin((c) => c.query(`create schema ${schema}`));
   afterAll(() => admin((c) => c.query(`drop schema if exists ${schema} cascade`)));
   return urlForSchema(schema);
+}
+
+/**
+ * Makes the database itself refuse inserts of one key audit event type (a
+ * trigger, in each dialect's language), as a failing disk or constraint
+ * would; returns the function that lifts it.
+ */
+export async function failAuditInserts(db: Kysely<any>, event: string): Promise<() => Promise<void>> {
+  const name = `fail_${event.toLowerCase()}_${randomBytes(3).toString('hex')}`;
+  if (dialect === 'sqlite') {
+    await sql
+      .raw(
+        `create trigger ${name} before insert on key_audit_events when new.event = '${event}' begin select raise(abort, 'audit storage unavailable'); end`,
+      )
+      .execute(db);
+    return async () => void (await sql.raw(`drop trigger ${name}`).execute(db));
+  }
+  await sql
+    .raw(
+      `create function ${name}() returns trigger language plpgsql as $$ begin raise exception 'audit storage unavailable'; end $$`,
+    )
+    .execute(db);
+  await sql
+    .raw(
+      `create trigger ${name} before insert on key_audit_events for each row when (new.event = '${event}') execute function ${name}()`,
+    )
+    .execute(db);
+  return async () => void (await sql.raw(`drop function ${name}() cascade`).execute(db));
 }

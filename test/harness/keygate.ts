@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { type ExecutionResult, print } from 'graphql';
 import { afterAll } from 'vitest';
-import { createKeygate, type Keygate } from '../../src/app.js';
+import { createKeygate, type Keygate, type KeygateOptions } from '../../src/app.js';
 import { addUserToAccount, type BootstrapResult, bootstrapAccount } from '../../src/modules/account/account.service.js';
 import type { Plan, Role } from '../../src/modules/account/account.table.js';
 import { type IssuedKey, issueKey } from '../../src/modules/api-key/api-key.service.js';
@@ -202,4 +202,16 @@ export async function setKeyColumns(
 ): Promise<void> {
   await t.keygate.deps.db.updateTable('api_keys').set(patch).where('id', '=', keyId).execute();
   t.keygate.deps.keyCache.invalidate(keyId);
+}
+
+/** Config for a Keygate a test builds itself: a fresh database, fresh secrets, quiet logs, plus `extra`. */
+export async function testKeygateConfig(extra: Partial<KeygateOptions['config']> = {}): Promise<KeygateOptions['config']> {
+  return {
+    databaseUrl: extra.databaseUrl ?? (await freshDatabaseUrl()),
+    databasePoolSize: 2,
+    masterKey: randomBytes(32),
+    sessionSecret: randomBytes(32),
+    logLevel: 'silent',
+    ...extra,
+  };
 }

@@ -5,6 +5,7 @@ import { createKeygate, type Keygate } from '../../src/app.js';
 import { connectDatabase } from '../../src/database/connect.js';
 import { bootstrapAccount } from '../../src/modules/account/account.service.js';
 import { freshDatabaseUrl, POSTGRES_URL } from '../harness/database.js';
+import { testKeygateConfig } from '../harness/keygate.js';
 import { keygateCommand } from '../harness/processes.js';
 
 /** A TCP relay in front of PostgreSQL that the test can cut and restore, like a network failure. */
@@ -67,13 +68,7 @@ describe('PostgreSQL lost while serving', () => {
     await relay.start();
     direct.host = `127.0.0.1:${relay.port}`;
     keygate = await createKeygate({
-      config: {
-        databaseUrl: direct.toString(),
-        databasePoolSize: 2,
-        masterKey: randomBytes(32),
-        sessionSecret: randomBytes(32),
-        logLevel: 'silent',
-      },
+      config: await testKeygateConfig({ databaseUrl: direct.toString() }),
     });
     const tenant = await bootstrapAccount(keygate.deps, { name: 'Faults', plan: 'SCALE', ownerEmail: 'faults@keygate.test' });
     key = tenant.environments[0]!.fullAccess.secret;
