@@ -1,6 +1,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Kysely, type LogEvent, PostgresDialect, SqliteDialect } from 'kysely';
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  Kysely,
+  type Dialect as KyselyDialect,
+  type LogEvent,
+  PostgresDialect,
+  SqliteAdapter,
+  type SqliteDialectConfig,
+  SqliteDriver,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+} from 'kysely';
 import type { Database } from './database.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -89,6 +101,27 @@ export async function connectDatabase({ url, poolSize = 10, onPoolError }: Conne
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), log });
+  const db = new Kysely<Database>({ dialect: immediateTransactions({ database: sqlite }), log });
   return { db, dialect: 'sqlite', stats, observe, description: `sqlite:${file}`, close: () => db.destroy() };
+}
+
+/**
+ * SQLite transactions that take the write lock up front (BEGIN IMMEDIATE).
+ * A deferred transaction that reads, then writes, can fail at once with
+ * "database is locked" when another process (a second CLI command, say)
+ * writes meanwhile; an immediate one waits for the lock (busy_timeout).
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+function immediateTransactions(config: SqliteDialectConfig): KyselyDialect {
+  return {
+    createAdapter: () => new SqliteAdapter(),
+    createDriver: () => new ImmediateSqliteDriver(config),
+    createQueryCompiler: () => new SqliteQueryCompiler(),
+    createIntrospector: (db) => new SqliteIntrospector(db),
+  };
 }

@@ -132,3 +132,17 @@ describe('keygate sign-customer-token', () => {
     });
   });
 });
+
+describe('several keygate commands at once on one SQLite database', () => {
+  it('wait for each other instead of failing with "database is locked"', async () => {
+    const results = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, i) =>
+        keygate('bootstrap', '--account', `Parallel ${i}`, '--plan', 'FREE', '--owner', `p${i}@acme.test`, '--json'),
+      ),
+    );
+    const failures = results
+      .filter((r) => r.status === 'rejected')
+      .map((r) => String((r as PromiseRejectedResult).reason?.stderr ?? r));
+    expect(failures).toEqual([]);
+  });
+});
