@@ -12,9 +12,9 @@ import {
   parsePlan,
   parseRole,
 } from './modules/account/account.service.js';
-import { parseDuration } from './modules/auth/session.js';
 import { findEnvironmentsByIds } from './modules/environment/environment.repository.js';
 import { startServer } from './server.js';
+import { parseDuration } from './shared/duration.js';
 
 const USAGE = `Usage: keygate <command> [options]
 

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { parseDuration } from '../shared/duration.js';
 
 /**
  * Customer tokens let a browser holding only the publishable key read one
@@ -30,13 +31,8 @@ function expiringMessage(customerId: string, expiresAt: number): string {
   return `${EXPIRING_DOMAIN}\n${customerId}\n${expiresAt}`;
 }
 
-const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
-
 function toSeconds(expiresIn: number | string): number {
-  if (typeof expiresIn === 'number') return expiresIn;
-  const match = /^(\d+)([smhd]?)$/.exec(expiresIn.trim());
-  if (!match) throw new Error(`Invalid expiresIn "${expiresIn}": use seconds or e.g. 15m, 12h, 7d.`);
-  return Number(match[1]) * (UNITS[match[2] || 's'] ?? 1);
+  return typeof expiresIn === 'number' ? expiresIn : parseDuration(expiresIn);
 }
 
 export interface CreateCustomerTokenOptions {

@@ -1,6 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../../database/database.js';
-import type { AccountRow, MembershipRow, Plan, Role, UserRow } from './account.table.js';
+import type { AccountRow, MembershipRow, Role, UserRow } from './account.table.js';
 
 type Db = Kysely<Database>;
 
@@ -15,10 +15,6 @@ export async function findAccountsByIds(db: Db, ids: readonly string[]): Promise
 
 export async function findAccountById(db: Db, id: string): Promise<AccountRow | undefined> {
   return db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
-}
-
-export async function setAccountPlan(db: Db, id: string, plan: Plan): Promise<void> {
-  await db.updateTable('accounts').set({ plan }).where('id', '=', id).execute();
 }
 
 export async function findUserByEmail(db: Db, email: string): Promise<UserRow | undefined> {
