@@ -3,7 +3,7 @@ import { isDatabaseUnavailable } from '../database/errors.js';
 import type { Deps } from '../deps.js';
 import { authenticateKey, authenticateSession, readCredential } from '../modules/auth/authenticate.js';
 import type { Principal } from '../modules/auth/principal.js';
-import { ErrorCode } from '../shared/errors.js';
+import { ErrorCode, UNAUTHENTICATED_MESSAGE } from '../shared/errors.js';
 import type { Metrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
 
@@ -37,8 +37,6 @@ const ACCEPTED_CONTENT_TYPES = new Set([
   'application/x-www-form-urlencoded',
   'multipart/form-data',
 ]);
-
-const UNAUTHENTICATED = 'Authentication required: send a valid API key or session token.';
 
 /** The caller's address as the socket saw it (no proxy headers are trusted). */
 function clientAddress(serverContext: unknown): string {
@@ -106,7 +104,7 @@ export function useGatekeeper(deps: Deps, options: GatekeeperOptions): Plugin {
       if (!principal) {
         metrics.authenticationFailures.inc({ reason: credential === null ? 'missing' : 'invalid' });
         if (credential !== null) limiter.failedAuthentication(address);
-        return endResponse(refuse(401, ErrorCode.UNAUTHENTICATED, UNAUTHENTICATED));
+        return endResponse(refuse(401, ErrorCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE));
       }
       if (principal.kind === 'API_KEY') {
         const taken = limiter.takeForKey(principal.key.id);

@@ -33,8 +33,9 @@ export class KeygateError extends GraphQLError {
 }
 
 /** One message for every failed authentication: it never says whether a key exists. */
-export const unauthenticated = () =>
-  new KeygateError(ErrorCode.UNAUTHENTICATED, 'Authentication required: send a valid API key or session token.');
+export const UNAUTHENTICATED_MESSAGE = 'Authentication required: send a valid API key or session token.';
+
+export const unauthenticated = () => new KeygateError(ErrorCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE);
 
 export const notFound = (what: string) => new KeygateError(ErrorCode.NOT_FOUND, `${what} not found.`);
 

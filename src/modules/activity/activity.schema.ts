@@ -1,7 +1,7 @@
 import { builder } from '../../builder.js';
 import { ApiKeyRef } from '../api-key/api-key.schema.js';
 import { ActorRef, ActorTypeEnum } from '../audit/audit.schema.js';
-import { connectionType, NodeRef, pageArgs } from '../common/common.schema.js';
+import { connectionType, NodeRef, optionalId, pageArgs } from '../common/common.schema.js';
 import { P } from '../permission/permission.catalogue.js';
 import { requires } from '../permission/permission.guard.js';
 import { listActivity } from './activity.service.js';
@@ -53,8 +53,8 @@ builder.queryField('activity', (t) =>
     },
     resolve: (_root, args, ctx) =>
       listActivity(ctx, {
-        environmentId: args.environmentId == null ? null : String(args.environmentId),
-        apiKeyId: args.filter?.apiKeyId == null ? null : String(args.filter.apiKeyId),
+        environmentId: optionalId(args.environmentId),
+        apiKeyId: optionalId(args.filter?.apiKeyId),
         actorType: args.filter?.actorType,
         outcome: args.filter?.outcome,
         since: args.filter?.since,

@@ -1,4 +1,5 @@
 import { builder } from '../../builder.js';
+import { optionalId } from '../common/common.schema.js';
 import { P } from '../permission/permission.catalogue.js';
 import { requires } from '../permission/permission.guard.js';
 import {
@@ -79,7 +80,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: CreateScopedKeyInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       createScopedKey(ctx, {
-        environmentId: input.environmentId == null ? null : String(input.environmentId),
+        environmentId: optionalId(input.environmentId),
         name: input.name,
         description: input.description,
         scopes: input.scopes,

@@ -1,6 +1,6 @@
 import { builder } from '../../builder.js';
 import { ActorRef, KeyAuditEventConnectionRef } from '../audit/audit.schema.js';
-import { connectionType, NodeRef, pageArgs } from '../common/common.schema.js';
+import { connectionType, NodeRef, optionalId, pageArgs } from '../common/common.schema.js';
 import { EnvironmentRef } from '../environment/environment.schema.js';
 import { P } from '../permission/permission.catalogue.js';
 import { requires } from '../permission/permission.guard.js';
@@ -110,7 +110,7 @@ builder.queryFields((t) => ({
     },
     resolve: (_root, args, ctx) =>
       listApiKeys(ctx, {
-        environmentId: args.environmentId == null ? null : String(args.environmentId),
+        environmentId: optionalId(args.environmentId),
         categories: args.filter?.categories,
         statuses: args.filter?.statuses,
         first: args.first,

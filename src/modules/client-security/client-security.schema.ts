@@ -1,4 +1,5 @@
 import { builder } from '../../builder.js';
+import { optionalId } from '../common/common.schema.js';
 import { EnvironmentRef } from '../environment/environment.schema.js';
 import type { EnvironmentRow } from '../environment/environment.table.js';
 import { P } from '../permission/permission.catalogue.js';
@@ -25,7 +26,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: SetClientSideSecurityInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       setClientSideSecurity(ctx, {
-        environmentId: input.environmentId == null ? null : String(input.environmentId),
+        environmentId: optionalId(input.environmentId),
         enforced: input.enforced,
       }),
   }),
@@ -34,7 +35,6 @@ builder.mutationFields((t) => ({
     type: EnvironmentPayload,
     description: 'Replaces the signing secret at once: tokens signed with the old one stop verifying.',
     args: { input: t.arg({ type: RotateSigningSecretInput, required: true }) },
-    resolve: (_root, { input }, ctx) =>
-      rotateSigningSecret(ctx, { environmentId: input.environmentId == null ? null : String(input.environmentId) }),
+    resolve: (_root, { input }, ctx) => rotateSigningSecret(ctx, { environmentId: optionalId(input.environmentId) }),
   }),
 }));

@@ -95,3 +95,8 @@ export const pageArgs = (t: { arg: ArgBuilder<BuilderTypes> }) => ({
   first: t.arg.int({ required: false, description: 'Page size, 0 to 100 (default 20).' }),
   after: t.arg.string({ required: false, description: 'Cursor of the last edge of the previous page.' }),
 });
+
+/** An optional `ID` argument as the services take it: a string, or null when not given. */
+export function optionalId(value: string | number | null | undefined): string | null {
+  return value == null ? null : String(value);
+}

@@ -1,5 +1,5 @@
 import { builder } from '../../builder.js';
-import { connectionType, NodeRef, pageArgs } from '../common/common.schema.js';
+import { connectionType, NodeRef, optionalId, pageArgs } from '../common/common.schema.js';
 import { P } from '../permission/permission.catalogue.js';
 import { requires } from '../permission/permission.guard.js';
 import { createCoupon, listCouponsOf } from './coupon.service.js';
@@ -28,7 +28,7 @@ builder.queryField('coupons', (t) =>
     args: { environmentId: t.arg.id({ required: false }), ...pageArgs(t) },
     resolve: (_root, args, ctx) =>
       listCouponsOf(ctx, {
-        environmentId: args.environmentId == null ? null : String(args.environmentId),
+        environmentId: optionalId(args.environmentId),
         first: args.first,
         after: args.after,
       }),
@@ -54,7 +54,7 @@ builder.mutationField('createCoupon', (t) =>
     args: { input: t.arg({ type: CreateCouponInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       createCoupon(ctx, {
-        environmentId: input.environmentId == null ? null : String(input.environmentId),
+        environmentId: optionalId(input.environmentId),
         code: input.code,
         percentOff: input.percentOff,
       }),

@@ -1,5 +1,5 @@
 import { type BuilderTypes, builder } from '../../builder.js';
-import { connectionType, NodeRef, pageArgs } from '../common/common.schema.js';
+import { connectionType, NodeRef, optionalId, pageArgs } from '../common/common.schema.js';
 import { P } from '../permission/permission.catalogue.js';
 import { requires } from '../permission/permission.guard.js';
 import { SubscriptionRef } from '../subscription/subscription.schema.js';
@@ -46,7 +46,7 @@ builder.queryFields((t) => ({
     args: { environmentId: t.arg.id({ required: false }), ...pageArgs(t) },
     resolve: (_root, args, ctx) =>
       listCustomersOf(ctx, {
-        environmentId: args.environmentId == null ? null : String(args.environmentId),
+        environmentId: optionalId(args.environmentId),
         first: args.first,
         after: args.after,
       }),
@@ -60,7 +60,7 @@ builder.queryFields((t) => ({
     args: { environmentId: t.arg.id({ required: false }), customerId: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) =>
       getCustomer(ctx, {
-        environmentId: args.environmentId == null ? null : String(args.environmentId),
+        environmentId: optionalId(args.environmentId),
         customerId: args.customerId,
       }),
   }),
@@ -90,7 +90,7 @@ type CustomerInputShape = {
 };
 const toCustomerInput = (input: CustomerInputShape) => ({
   ...input,
-  environmentId: input.environmentId == null ? null : String(input.environmentId),
+  environmentId: optionalId(input.environmentId),
 });
 
 builder.mutationFields((t) => ({

@@ -1,7 +1,7 @@
 import { builder } from '../../builder.js';
 import { ApiKeyRef } from '../api-key/api-key.schema.js';
 import type { IssuedKey } from '../api-key/api-key.service.js';
-import { NodeRef } from '../common/common.schema.js';
+import { NodeRef, optionalId } from '../common/common.schema.js';
 import { EnvironmentRef } from '../environment/environment.schema.js';
 import { P } from '../permission/permission.catalogue.js';
 import { requires } from '../permission/permission.guard.js';
@@ -72,7 +72,7 @@ builder.queryField('integrations', (t) =>
     type: [IntegrationRef],
     description: 'Connected integrations of an environment. Owners and the full access key.',
     args: { environmentId: t.arg.id({ required: false }) },
-    resolve: (_root, args, ctx) => listIntegrations(ctx, args.environmentId == null ? null : String(args.environmentId)),
+    resolve: (_root, args, ctx) => listIntegrations(ctx, optionalId(args.environmentId)),
   }),
 );
 
@@ -84,7 +84,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: ConnectIntegrationInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       connectIntegration(ctx, {
-        environmentId: input.environmentId == null ? null : String(input.environmentId),
+        environmentId: optionalId(input.environmentId),
         type: input.type,
       }),
   }),

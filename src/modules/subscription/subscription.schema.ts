@@ -1,5 +1,5 @@
 import { builder } from '../../builder.js';
-import { NodeRef } from '../common/common.schema.js';
+import { NodeRef, optionalId } from '../common/common.schema.js';
 import { CustomerRef } from '../customer/customer.schema.js';
 import { P } from '../permission/permission.catalogue.js';
 import { requires } from '../permission/permission.guard.js';
@@ -52,7 +52,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: CreateSubscriptionInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       createSubscription(ctx, {
-        environmentId: input.environmentId == null ? null : String(input.environmentId),
+        environmentId: optionalId(input.environmentId),
         customerId: input.customerId,
         planId: input.planId,
       }),
