@@ -66,6 +66,8 @@ export function createKeygateYoga(deps: Deps, options: KeygateYogaOptions): Keyg
     schema,
     graphqlEndpoint: GRAPHQL_ENDPOINT,
     landingPage: false,
+    // The gatekeeper bounds bodies itself (Content-Length up front, chunked while reading).
+    maxRequestBodySize: false,
     graphiql: { title: 'Keygate GraphiQL', headers: JSON.stringify({ 'X-API-Key': '<your key>' }) },
     // GraphiQL's assets served by Keygate itself: works offline, no CDN.
     renderGraphiQL,

@@ -3,7 +3,7 @@ import { isDatabaseUnavailable } from '../database/errors.js';
 import type { Deps } from '../deps.js';
 import { authenticateKey, authenticateSession, readCredential } from '../modules/auth/authenticate.js';
 import type { Principal } from '../modules/auth/principal.js';
-import { ErrorCode, UNAUTHENTICATED_MESSAGE } from '../shared/errors.js';
+import { ErrorCode, KeygateError, UNAUTHENTICATED_MESSAGE } from '../shared/errors.js';
 import type { Metrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
 
@@ -38,6 +38,50 @@ const ACCEPTED_CONTENT_TYPES = new Set([
   'multipart/form-data',
 ]);
 
+const tooLarge = (limit: number) =>
+  new KeygateError(ErrorCode.BAD_USER_INPUT, `Request body is over the limit of ${limit} bytes.`, { http: { status: 413 } });
+
+/**
+ * A body sent without Content-Length (chunked): read it up to the limit and
+ * refuse it past that. With Content-Length, Node's HTTP parser already bounds
+ * the body by the declared length, which `onRequest` checked, so the common
+ * case pays for no extra stream (Yoga's own limiter, which pipes every body
+ * through a TransformStream, is switched off in yoga.ts).
+ */
+async function boundedBody(request: Request, limit: number): Promise<Blob> {
+  const reader = request.body!.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (let read = await reader.read(); !read.done; read = await reader.read()) {
+    size += read.value.byteLength;
+    if (size > limit) {
+      void discardRest(reader, DISCARD_FACTOR * limit);
+      throw tooLarge(limit);
+    }
+    chunks.push(read.value);
+  }
+  return new Blob(chunks as BlobPart[]);
+}
+
+/** How much more of a refused body is read (and dropped) so the connection stays usable. */
+const DISCARD_FACTOR = 16;
+
+/**
+ * Reads and drops the rest of a refused body in the background, so the 413 is
+ * answered at once and a keep-alive connection can carry the next request.
+ * Past `budget` bytes the stream is cancelled, which closes the connection.
+ */
+async function discardRest(reader: ReadableStreamDefaultReader<Uint8Array>, budget: number): Promise<void> {
+  try {
+    for (let read = await reader.read(); !read.done; read = await reader.read()) {
+      budget -= read.value.byteLength;
+      if (budget < 0) return void (await reader.cancel());
+    }
+  } catch {
+    // The client went away: nothing left to drop.
+  }
+}
+
 /** The caller's address as the socket saw it (no proxy headers are trusted). */
 function clientAddress(serverContext: unknown): string {
   const req = (serverContext as { req?: { socket?: { remoteAddress?: string } } } | undefined)?.req;
@@ -53,6 +97,14 @@ function clientAddress(serverContext: unknown): string {
 export function useGatekeeper(deps: Deps, options: GatekeeperOptions): Plugin {
   const { limiter, metrics } = options;
   return {
+    onRequestParse({ request, requestParser, setRequestParser }) {
+      if (!requestParser || !request.body || request.headers.has('content-length')) return;
+      setRequestParser(async (req) =>
+        requestParser(
+          new Request(req.url, { method: req.method, headers: req.headers, body: await boundedBody(req, options.maxBodyBytes) }),
+        ),
+      );
+    },
     async onRequest({ request, serverContext, url, endResponse }) {
       if (url.pathname !== options.graphqlEndpoint) return;
       // GraphiQL's page itself is public; every query it sends is authenticated.

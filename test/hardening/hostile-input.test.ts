@@ -151,6 +151,17 @@ describe('hostile input', () => {
     await stillServes();
   });
 
+  it('a chunked body (no Content-Length) over 100 KiB → 413 BAD_USER_INPUT; a small chunked body works', async () => {
+    const chunked = { 'content-length': '', 'transfer-encoding': 'chunked' };
+    const big = await post(json('{ viewer { kind } }', { pad: 'x'.repeat(200 * 1024) }), chunked);
+    expectCoded(big, 413, 'BAD_USER_INPUT');
+    expect(big.body!.errors![0]!.message).toMatch(/102400/);
+    const small = await post(json('{ viewer { kind } }'), chunked);
+    expect(small.status, small.text).toBe(200);
+    expect(small.body?.data).toEqual({ viewer: { kind: 'API_KEY' } });
+    await stillServes();
+  });
+
   it('10,000 aliases (a body over 100 KiB) → 413 BAD_USER_INPUT', async () => {
     const query = `{ ${Array.from({ length: 10_000 }, (_, i) => `a${i}: viewer { kind }`).join(' ')} }`;
     expect(Buffer.byteLength(query)).toBeGreaterThan(102_400);
