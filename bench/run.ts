@@ -5,10 +5,10 @@
  * bench/results/latest.json and latest.md. Bounded: stops by itself.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import autocannon from 'autocannon';
+import { buildNodeBundle } from '../src/build.js';
 
 const CONNECTIONS = 32;
 const WARMUP_S = 1;
@@ -22,8 +22,11 @@ interface Target {
   info: { scopedKey?: string; keys?: string[] };
 }
 
-async function start(mode: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Target> {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(here, 'server.ts'), mode], {
+/** Every target runs compiled JavaScript, as `keygate serve` does: no TypeScript loader in any row. */
+const SERVER = path.join(here, '../dist/bench-server.mjs');
+
+async function start(mode: string, env: Record<string, string> = {}): Promise<Target> {
+  const child = spawn(process.execPath, [SERVER, mode], {
     env: { ...process.env, ...env, KEYGATE_RATE_LIMIT: '0' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -82,6 +85,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function main() {
   const started = Date.now();
+  await buildNodeBundle(path.join(here, 'server.ts'), SERVER);
   console.log('Starting targets (seeding Keygate: 1,000 customers, 10,000 keys)…');
   const [ceiling, yoga, keygate, keygateQuiet] = await Promise.all([
     start('ceiling'),
@@ -183,13 +187,12 @@ async function main() {
   });
   const activityCost = 1 - median(measured.get(rows[4]!.name)!.rps) / median(measured.get(rows[5]!.name)!.rps);
 
-  for (const t of [ceiling, yoga, keygate, keygateQuiet]) await stop(t);
-
-  console.log('Profiling bare Yoga and Keygate row 3 (CPU profiles)…');
+  console.log('Profiling bare Yoga and Keygate row 3 (one more round each, CPU profile of the load only)…');
   const profiles = {
-    'bare graphql-yoga': await profile('yoga', graphql('{ hello }')),
-    'Keygate row 3': await profile('keygate', graphql('{ viewer { kind permissions } }'), true),
+    'bare graphql-yoga': await profile(yoga, rows[1]!.request()),
+    'Keygate row 3': await profile(keygate, rows[2]!.request()),
   };
+  for (const t of [ceiling, yoga, keygate, keygateQuiet]) await stop(t);
 
   const report = {
     date: new Date().toISOString(),
@@ -206,26 +209,27 @@ async function main() {
   console.log(`\n${markdown(report)}`);
 }
 
-/** Runs a target under --cpu-prof for one round and summarises where its CPU time went. */
-async function profile(mode: string, request: () => autocannon.Request, useKey = false) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'keygate-prof-'));
-  const target = await start(mode, {}, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
-  const req = request();
-  if (useKey) req.headers = { ...req.headers, 'x-api-key': target.info.scopedKey! };
-  await load(target.url, req, ROUND_S);
-  await stop(target);
-  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))!;
-  const prof = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as {
+/** Profiles one round of load on a running target (in-process inspector) and summarises where its CPU time went. */
+async function profile(target: Target, request: autocannon.Request) {
+  await fetch(`${target.url}/__bench/profile/start`);
+  await load(target.url, request, ROUND_S);
+  const prof = (await (await fetch(`${target.url}/__bench/profile/stop`)).json()) as {
     nodes: { id: number; callFrame: { functionName: string; url: string }; hitCount?: number }[];
   };
   const byPlace = new Map<string, number>();
-  let total = 0;
+  const byFunction = new Map<string, number>();
+  let busy = 0;
+  let idle = 0;
   for (const node of prof.nodes) {
     const hits = node.hitCount ?? 0;
-    total += hits;
-    const url = node.callFrame.url;
+    const { url, functionName } = node.callFrame;
+    if (functionName === '(idle)') {
+      idle += hits;
+      continue;
+    }
+    busy += hits;
     const place = !url
-      ? `(${node.callFrame.functionName || 'native'})`
+      ? `(${functionName || 'native'})`
       : url.includes('node_modules/')
         ? url
             .split('node_modules/')
@@ -235,13 +239,17 @@ async function profile(mode: string, request: () => autocannon.Request, useKey =
             .join('/')
         : url.startsWith('node:')
           ? url
-          : `keygate ${path.relative(path.join(here, '..'), new URL(url).pathname)}`;
+          : 'keygate';
     byPlace.set(place, (byPlace.get(place) ?? 0) + hits);
+    const fn = url ? `${functionName || '(anonymous)'} [${place}]` : place;
+    byFunction.set(fn, (byFunction.get(fn) ?? 0) + hits);
   }
-  return [...byPlace]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, 8)
-    .map(([place, hits]) => ({ place, share: Number((hits / total).toFixed(3)) }));
+  const top = (m: Map<string, number>) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 8)
+      .map(([place, hits]) => ({ place, share: Number((hits / busy).toFixed(3)) }));
+  return { idleShare: Number((idle / (idle + busy)).toFixed(3)), byPlace: top(byPlace), byFunction: top(byFunction) };
 }
 
 function markdown(report: any): string {
@@ -257,12 +265,13 @@ function markdown(report: any): string {
     '',
     `Activity logging costs ${(report.activityLoggingCost * 100).toFixed(1)} % of createCustomer throughput (row 5 vs 5b).`,
     '',
-    'Where the CPU time goes (self time, top places):',
+    'Where the CPU time goes while loaded (self time as a share of busy time; idle excluded):',
     '',
-    ...Object.entries(report.profiles).map(
-      ([name, places]: [string, any]) =>
-        `- ${name}: ${places.map((p: any) => `${p.place} ${(p.share * 100).toFixed(0)} %`).join(', ')}`,
-    ),
+    ...Object.entries(report.profiles).flatMap(([name, p]: [string, any]) => [
+      `- ${name} (idle ${(p.idleShare * 100).toFixed(0)} %)`,
+      `  - by package: ${p.byPlace.map((x: any) => `${x.place} ${(x.share * 100).toFixed(0)} %`).join(', ')}`,
+      `  - by function: ${p.byFunction.map((x: any) => `${x.place} ${(x.share * 100).toFixed(1)} %`).join(', ')}`,
+    ]),
     '',
   ];
   return lines.join('\n');

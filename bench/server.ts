@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,8 +23,26 @@ setInterval(() => {
 let statements = () => 0;
 let statementsAtReset = 0;
 
+// CPU profile of the measured load only (not start-up or seeding): /__bench/profile/start, then /stop.
+const inspector = new Session();
+inspector.connect();
+
 function stats(req: IncomingMessage, res: ServerResponse): boolean {
   if (!req.url?.startsWith('/__bench/')) return false;
+  if (req.url.startsWith('/__bench/profile/')) {
+    const stop = req.url.endsWith('/stop');
+    const steps = stop
+      ? inspector.post('Profiler.stop').then((r) => JSON.stringify(r.profile))
+      : inspector
+          .post('Profiler.enable')
+          .then(() => inspector.post('Profiler.start'))
+          .then(() => '{}');
+    void steps.then((body) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(body);
+    });
+    return true;
+  }
   if (req.url === '/__bench/reset') {
     statementsAtReset = statements();
     peakRss = process.memoryUsage().rss;
@@ -65,7 +84,10 @@ if (mode === 'ceiling') {
   listen(yoga);
 } else if (mode === 'keygate') {
   const { createKeygate } = await import('../src/app.js');
-  const { parseRateLimit } = await import('../src/config.js');
+  const { parseHeapGrowthPercent, parseRateLimit } = await import('../src/config.js');
+  const { tuneHeap } = await import('../src/server.js');
+  // As `keygate serve` does.
+  tuneHeap(parseHeapGrowthPercent(process.env));
   const { bootstrapAccount } = await import('../src/modules/account/account.service.js');
   const { issueKey } = await import('../src/modules/api-key/api-key.service.js');
   const dir = mkdtempSync(path.join(tmpdir(), 'keygate-bench-'));

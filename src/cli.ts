@@ -13,7 +13,7 @@ import {
   parseRole,
 } from './modules/account/account.service.js';
 import { findEnvironmentsByIds } from './modules/environment/environment.repository.js';
-import { startServer } from './server.js';
+import { startServer, tuneHeap } from './server.js';
 import { parseDuration } from './shared/duration.js';
 
 const USAGE = `Usage: keygate <command> [options]
@@ -78,6 +78,7 @@ function printBootstrap(json: ReturnType<typeof bootstrapJson>): void {
 }
 
 async function serve(config: Config, demo: boolean): Promise<void> {
+  tuneHeap(config.heapGrowthPercent);
   const keygate = await createKeygate({ config });
   for (const notice of config.notices) keygate.deps.logger.warn(notice);
   if (demo) {

@@ -18,6 +18,8 @@ export interface Config {
   rateLimit: RateLimitConfig;
   /** KEYGATE_KEY_CACHE_TTL_MS: how long a verified key is trusted without a database read; 0 disables the cache. */
   keyCacheTtlMs: number;
+  /** KEYGATE_HEAP_GROWTH_PERCENT: see `tuneHeap` in server.ts; 0 keeps V8's own heap growth. */
+  heapGrowthPercent: number;
   /** Notes for the operator about generated development secrets (never the secrets). */
   notices: string[];
 }
@@ -63,8 +65,13 @@ export function loadConfig(env: Env = process.env): Config {
     keyCacheTtlMs: Number(env.KEYGATE_KEY_CACHE_TTL_MS ?? 10_000),
     limits: parseLimits(env),
     rateLimit: parseRateLimit(env),
+    heapGrowthPercent: parseHeapGrowthPercent(env),
     notices,
   };
+}
+
+export function parseHeapGrowthPercent(env: Env = {}): number {
+  return whole(env, 'KEYGATE_HEAP_GROWTH_PERCENT', 50);
 }
 
 /** Limits on what one request may ask (README "Limits"). */

@@ -40,21 +40,56 @@ function byId<T extends { id: string }>(load: (ids: readonly string[]) => Promis
   });
 }
 
-/** Per-request batching and caching of lookups by id (every relation goes through one). */
-export function createLoaders(db: Kysely<Database>) {
-  return {
-    account: byId<AccountRow>((ids) => findAccountsByIds(db, ids)),
-    user: byId<UserRow>((ids) => findUsersByIds(db, ids)),
-    environment: byId<EnvironmentRow>((ids) => findEnvironmentsByIds(db, ids)),
-    apiKey: byId<ApiKeyRow>((ids) => findKeysByIds(db, ids)),
-    integration: byId<IntegrationRow>((ids) => findIntegrationsByIds(db, ids)),
-    customer: byId<CustomerRow>((ids) => findCustomersByIds(db, ids)),
-    subscription: byId<SubscriptionRow>((ids) => findSubscriptionsByIds(db, ids)),
-    /** Subscriptions per customer (customers.id): one statement for a whole page of customers. */
-    subscriptionsOfCustomer: new DataLoader<string, SubscriptionRow[]>(async (refs) => {
-      const rows = await findSubscriptionsOfCustomers(db, refs);
-      return refs.map((ref) => rows.filter((r) => r.customer_ref === ref));
-    }),
-  };
+/**
+ * Per-request batching and caching of lookups by id (every relation goes
+ * through one). Each loader is made on first use: most requests touch one or
+ * two of them, and the context is built on every request.
+ */
+export class Loaders {
+  readonly #made = new Map<string, unknown>();
+
+  constructor(private readonly db: Kysely<Database>) {}
+
+  #once<T>(name: string, make: () => T): T {
+    let loader = this.#made.get(name) as T | undefined;
+    if (loader === undefined) {
+      loader = make();
+      this.#made.set(name, loader);
+    }
+    return loader;
+  }
+
+  get account() {
+    return this.#once('account', () => byId<AccountRow>((ids) => findAccountsByIds(this.db, ids)));
+  }
+  get user() {
+    return this.#once('user', () => byId<UserRow>((ids) => findUsersByIds(this.db, ids)));
+  }
+  get environment() {
+    return this.#once('environment', () => byId<EnvironmentRow>((ids) => findEnvironmentsByIds(this.db, ids)));
+  }
+  get apiKey() {
+    return this.#once('apiKey', () => byId<ApiKeyRow>((ids) => findKeysByIds(this.db, ids)));
+  }
+  get integration() {
+    return this.#once('integration', () => byId<IntegrationRow>((ids) => findIntegrationsByIds(this.db, ids)));
+  }
+  get customer() {
+    return this.#once('customer', () => byId<CustomerRow>((ids) => findCustomersByIds(this.db, ids)));
+  }
+  get subscription() {
+    return this.#once('subscription', () => byId<SubscriptionRow>((ids) => findSubscriptionsByIds(this.db, ids)));
+  }
+  /** Subscriptions per customer (customers.id): one statement for a whole page of customers. */
+  get subscriptionsOfCustomer() {
+    return this.#once(
+      'subscriptionsOfCustomer',
+      () =>
+        new DataLoader<string, SubscriptionRow[]>(async (refs) => {
+          const byCustomer = new Map<string, SubscriptionRow[]>(refs.map((ref) => [ref, []]));
+          for (const row of await findSubscriptionsOfCustomers(this.db, refs)) byCustomer.get(row.customer_ref)?.push(row);
+          return refs.map((ref) => byCustomer.get(ref) ?? []);
+        }),
+    );
+  }
 }
-export type Loaders = ReturnType<typeof createLoaders>;

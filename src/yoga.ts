@@ -6,7 +6,7 @@ import { createYoga, type YogaLogger, type YogaServerInstance } from 'graphql-yo
 import type { Logger } from 'pino';
 import type { OperationLimits } from './config.js';
 import { useConsole } from './console/console.plugin.js';
-import { createLoaders, type RequestContext } from './context.js';
+import { Loaders, type RequestContext } from './context.js';
 import { isDatabaseUnavailable } from './database/errors.js';
 import type { Deps } from './deps.js';
 import { useActivityLog } from './modules/activity/activity.plugin.js';
@@ -40,7 +40,8 @@ function yogaLogger(logger: Logger): YogaLogger {
     );
   return {
     // Only Yoga's own words: its arguments can hold request parameters and headers.
-    debug: (...args) => logger.debug({ yoga: describe(args) }, 'yoga'),
+    // Yoga calls debug several times per request: skip the work unless debug is on.
+    debug: (...args) => logger.isLevelEnabled('debug') && logger.debug({ yoga: describe(args) }, 'yoga'),
     info: (...args) => logger.info({ yoga: describe(args) }, 'yoga'),
     warn: (...args) => logger.warn({ yoga: describe(args) }, 'yoga'),
     error: (...args) =>
@@ -96,7 +97,7 @@ export function createKeygateYoga(deps: Deps, options: KeygateYogaOptions): Keyg
       deps,
       db: deps.db,
       clock: deps.clock,
-      loaders: createLoaders(deps.db),
+      loaders: new Loaders(deps.db),
     }),
     plugins: [
       useRequestId(),

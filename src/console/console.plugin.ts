@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Plugin } from 'graphql-yoga';
+import { packageRoot } from '../shared/package-root.js';
 
-/** The built console: index.html and assets/ (git-ignored; `npm run build:console`, which `prepare` runs on install). */
-export const CONSOLE_DIST_DIR = path.resolve(import.meta.dirname, '../../dist/console');
+/** The built console: index.html and assets/ (git-ignored; `npm run build`, which `prepare` runs on install). */
+export const CONSOLE_DIST_DIR = path.join(packageRoot(), 'dist/console');
 
 /** Path of the console page; its built assets are under `${CONSOLE_PATH}/assets/`. */
 export const CONSOLE_PATH = '/console';

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
 import {
   CompiledQuery,
   type DatabaseConnection,
@@ -8,6 +9,7 @@ import {
   type LogEvent,
   PostgresDialect,
   SqliteAdapter,
+  type SqliteDatabase,
   type SqliteDialectConfig,
   SqliteDriver,
   SqliteIntrospector,
@@ -101,8 +103,39 @@ export async function connectDatabase({ url, poolSize = 10, onPoolError }: Conne
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: immediateTransactions({ database: sqlite }), log });
+  const db = new Kysely<Database>({ dialect: immediateTransactions({ database: withStatementCache(sqlite) }), log });
   return { db, dialect: 'sqlite', stats, observe, description: `sqlite:${file}`, close: () => db.destroy() };
+}
+
+/** Prepared statements kept per SQLite database; the least recently used go first. */
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * Kysely prepares every statement anew; SQLite's prepare is a parse and plan
+ * each time. Keeping prepared statements by SQL text makes a repeated query
+ * (the key lookup, an activity batch) cost only its execution. A statement
+ * still iterating (streamed results) is never handed out twice.
+ */
+function withStatementCache(sqlite: BetterSqlite3.Database): SqliteDatabase {
+  const statements = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(sql) {
+      const cached = statements.get(sql);
+      if (cached && !cached.busy) {
+        // Least recently used goes first: re-insert to mark it used.
+        statements.delete(sql);
+        statements.set(sql, cached);
+        return cached;
+      }
+      const statement = sqlite.prepare(sql);
+      if (!cached) {
+        statements.set(sql, statement);
+        if (statements.size > STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value!);
+      }
+      return statement;
+    },
+  };
 }
 
 /**

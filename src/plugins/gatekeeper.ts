@@ -98,7 +98,8 @@ export function useGatekeeper(deps: Deps, options: GatekeeperOptions): Plugin {
   const { limiter, metrics } = options;
   return {
     onRequestParse({ request, requestParser, setRequestParser }) {
-      if (!requestParser || !request.body || request.headers.has('content-length')) return;
+      // Headers first: reading `request.body` would build a stream for every request.
+      if (!requestParser || request.headers.has('content-length') || request.method === 'GET' || !request.body) return;
       setRequestParser(async (req) =>
         requestParser(
           new Request(req.url, { method: req.method, headers: req.headers, body: await boundedBody(req, options.maxBodyBytes) }),

@@ -16,7 +16,7 @@ const startedAt = new WeakMap<Request, number>();
 export function useOperations(deps: Deps, metrics: Metrics, graphqlEndpoint: string): Plugin {
   return {
     async onRequest({ request, url, endResponse }) {
-      startedAt.set(request, performance.now());
+      if (url.pathname === graphqlEndpoint) startedAt.set(request, performance.now());
       if (request.method !== 'GET') return;
       if (url.pathname === '/ready') {
         try {
@@ -37,8 +37,7 @@ export function useOperations(deps: Deps, metrics: Metrics, graphqlEndpoint: str
     },
     onResponse({ request, response }) {
       const start = startedAt.get(request);
-      const path = new URL(request.url).pathname;
-      if (start === undefined || path !== graphqlEndpoint) return;
+      if (start === undefined) return;
       const seconds = (performance.now() - start) / 1000;
       metrics.requestDuration.observe({ status: String(response.status) }, seconds);
       // The access log: never headers or bodies, so never a credential.
@@ -46,7 +45,7 @@ export function useOperations(deps: Deps, metrics: Metrics, graphqlEndpoint: str
         {
           requestId: requestIdOf(request),
           method: request.method,
-          path,
+          path: graphqlEndpoint,
           status: response.status,
           ms: Math.round(seconds * 1000),
         },

@@ -20,6 +20,17 @@ describe('key material', () => {
     }
   });
 
+  it('accepts keys issued by earlier releases (the checksum format is stable)', () => {
+    // Issued before the checksum moved from BigInt to number arithmetic; stored keys must keep working.
+    for (const issued of [
+      'client-O0YPaSI5lMYXec1jCUBPbievciPvhubANcpdHnD9shf3rGzjQ',
+      'server-liqtzJVhqRSrXWtg5KALuQlm2AfQEDWNymmPjg8U9qu2pXX0w',
+    ]) {
+      expect(isWellFormedKey(issued)).toBe(true);
+      expect(isWellFormedKey(`${issued.slice(0, -1)}${issued.endsWith('w') ? 'x' : 'w'}`)).toBe(false);
+    }
+  });
+
   it('never repeats a secret', () => {
     const secrets = new Set(Array.from({ length: 2000 }, () => generateKeySecret('server-')));
     expect(secrets.size).toBe(2000);

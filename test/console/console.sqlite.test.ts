@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildConsole } from '../../src/build.js';
 import { createKeygateClient, type KeygateClient, KeygateClientError } from '../../src/client/keygate-client.js';
-import { buildConsole } from '../../src/console/console.build.js';
 import { keygateCommand, type ServeProcess, startServeProcess } from '../harness/processes.js';
 
 /**

@@ -18,3 +18,33 @@ describe('embedded SQLite', () => {
     }
   });
 });
+
+describe('prepared statement cache', () => {
+  it('reuses statements safely: repeated queries see current rows, and a statement prepared before a schema change sees the change', async () => {
+    const handle = await connectDatabase({ url: ':memory:' });
+    try {
+      const db = handle.db as unknown as import('kysely').Kysely<{ t: { n: number; label?: string } }>;
+      await sql`create table t (n integer not null)`.execute(db);
+      for (let n = 1; n <= 3; n++) await db.insertInto('t').values({ n }).execute();
+      const all = () => db.selectFrom('t').selectAll().orderBy('n').execute();
+      expect(await all()).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+
+      // Repeated and interleaved queries each see the current rows.
+      await db.insertInto('t').values({ n: 4 }).execute();
+      expect(await all()).toHaveLength(4);
+      await db.deleteFrom('t').where('n', '=', 4).execute();
+      expect(await all()).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+
+      // A schema change reaches a statement prepared before it.
+      await sql`alter table t add column label text`.execute(db);
+      await db.updateTable('t').set({ label: 'x' }).where('n', '=', 2).execute();
+      expect(await all()).toEqual([
+        { n: 1, label: null },
+        { n: 2, label: 'x' },
+        { n: 3, label: null },
+      ]);
+    } finally {
+      await handle.close();
+    }
+  });
+});

@@ -3,9 +3,11 @@ import {
   type FieldNode,
   type GraphQLError,
   type GraphQLObjectType,
+  type GraphQLSchema,
   getArgumentValues,
   getOperationAST,
   Kind,
+  type OperationTypeNode,
   type SelectionSetNode,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
@@ -50,6 +52,49 @@ function locator(args: Record<string, unknown>): string | null {
  * with its outcome, actor, key and request id, handed to the recorder. Nothing
  * is written on the request path.
  */
+/** What the activity log needs from an operation: its type, root type and root fields. */
+interface OperationShape {
+  operation: OperationTypeNode;
+  rootType: GraphQLObjectType;
+  fields: readonly FieldNode[];
+}
+
+/**
+ * Shapes by document and operation name. Yoga's parser cache hands the same
+ * document object to every request with the same query text, so the walk
+ * runs once per distinct query, not once per request.
+ */
+const shapes = new WeakMap<DocumentNode, Map<string | null, OperationShape | null>>();
+
+function shapeOf(document: DocumentNode, operationName: string | null | undefined, schema: GraphQLSchema) {
+  let byName = shapes.get(document);
+  if (!byName) {
+    byName = new Map();
+    shapes.set(document, byName);
+  }
+  const name = operationName ?? null;
+  let shape = byName.get(name);
+  if (shape === undefined) {
+    const operation = getOperationAST(document, name);
+    const rootType = operation && schema.getRootType(operation.operation);
+    const fragments = new Map<string, SelectionSetNode>();
+    for (const d of document.definitions) {
+      if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d.selectionSet);
+    }
+    shape =
+      operation && rootType
+        ? { operation: operation.operation, rootType, fields: rootFields(operation.selectionSet, fragments) }
+        : null;
+    byName.set(name, shape);
+  }
+  return shape;
+}
+
+/**
+ * The activity log (SPEC §3): after each execution, one event per root field
+ * with its outcome, actor, key and request id, handed to the recorder. Nothing
+ * is written on the request path.
+ */
 export function useActivityLog(recorder: ActivityRecorder, metrics?: Metrics): Plugin<RequestContext> {
   return {
     onExecute({ args }) {
@@ -58,28 +103,15 @@ export function useActivityLog(recorder: ActivityRecorder, metrics?: Metrics): P
       return {
         onExecuteDone({ result }) {
           if (!('data' in result) && !('errors' in result)) return;
-          const operation = getOperationAST(args.document, args.operationName);
-          const rootType: GraphQLObjectType | null | undefined = operation && args.schema.getRootType(operation.operation);
-          if (!operation || !rootType) return;
-          const fragments = new Map<string, SelectionSetNode>();
-          for (const d of (args.document as DocumentNode).definitions) {
-            if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d.selectionSet);
-          }
+          const shape = shapeOf(args.document, args.operationName, args.schema);
+          if (!shape) return;
           const errors = result.errors ?? [];
           const { principal, requestId } = ctx;
-          const events: PendingActivity[] = rootFields(operation.selectionSet, fragments).map((node) => {
+          const key = principal.kind === 'API_KEY' ? principal.key : null;
+          const createdAt = startedAt.toISOString();
+          const events: PendingActivity[] = shape.fields.map((node) => {
             const field = node.name.value;
             const { outcome, errorCode } = outcomeOf(errors, node.alias?.value ?? field);
-            let fieldArgs: Record<string, unknown> = {};
-            const definition = rootType.getFields()[field];
-            if (definition) {
-              try {
-                fieldArgs = getArgumentValues(definition, node, args.variableValues ?? {});
-              } catch {
-                // Invalid arguments: the call failed; its place stays unknown.
-              }
-            }
-            const key = principal.kind === 'API_KEY' ? principal.key : null;
             return {
               row: {
                 id: newId('act'),
@@ -87,7 +119,7 @@ export function useActivityLog(recorder: ActivityRecorder, metrics?: Metrics): P
                 environment_id: key?.environment_id ?? null,
                 action: activityLabel(field),
                 field,
-                operation_type: operation.operation,
+                operation_type: shape.operation,
                 outcome,
                 error_code: errorCode,
                 actor_type: principal.actor.type,
@@ -95,9 +127,10 @@ export function useActivityLog(recorder: ActivityRecorder, metrics?: Metrics): P
                 actor_name: principal.actor.displayName,
                 api_key_id: key?.id ?? null,
                 request_id: requestId,
-                created_at: startedAt.toISOString(),
+                created_at: createdAt,
               },
-              locateBy: key ? null : locator(fieldArgs),
+              // A key's environment is known; a user's call is placed by the object it names.
+              locateBy: key ? null : locator(argumentsOf(shape.rootType, node, args.variableValues)),
               reachableAccounts: principal.kind === 'USER' ? [...principal.roles.keys()] : [],
             };
           });
@@ -107,4 +140,19 @@ export function useActivityLog(recorder: ActivityRecorder, metrics?: Metrics): P
       };
     },
   };
+}
+
+function argumentsOf(
+  rootType: GraphQLObjectType,
+  node: FieldNode,
+  variables: Record<string, unknown> | null | undefined,
+): Record<string, unknown> {
+  const definition = rootType.getFields()[node.name.value];
+  if (!definition) return {};
+  try {
+    return getArgumentValues(definition, node, variables ?? {});
+  } catch {
+    // Invalid arguments: the call failed; its place stays unknown.
+    return {};
+  }
 }

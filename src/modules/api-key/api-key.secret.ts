@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import CRC32 from 'crc-32';
 
 /**
@@ -28,10 +28,15 @@ function base62(bytes: Buffer, width: number): string {
   return out.padStart(width, '0');
 }
 
+/** CRC32 (unsigned) in base62, zero-padded: plain number arithmetic, as it runs on every request. */
 function checksum(prefix: string, random: string): string {
-  const crc = Buffer.alloc(4);
-  crc.writeInt32BE(CRC32.str(prefix + random));
-  return base62(crc, CHECKSUM_CHARS);
+  let n = CRC32.str(prefix + random) >>> 0;
+  let out = '';
+  for (let i = 0; i < CHECKSUM_CHARS; i++) {
+    out = ALPHABET[n % 62] + out;
+    n = Math.floor(n / 62);
+  }
+  return out;
 }
 
 /** A fresh key secret with the given prefix. */
@@ -51,7 +56,7 @@ export function isWellFormedKey(candidate: string): boolean {
 
 /** SHA-256 digest, hex: what the database stores and looks keys up by. */
 export function digestKey(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
+  return hash('sha256', secret, 'hex');
 }
 
 /** Constant-time equality of two hex digests. */

@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectDatabase, type DatabaseHandle } from '../../src/database/connect.js';
+import { migrateToLatest } from '../../src/database/migrator.js';
+import { insertActivityEvents } from '../../src/modules/activity/activity.repository.js';
+import type { ActivityEventRow } from '../../src/modules/activity/activity.table.js';
+import { newId } from '../../src/shared/ids.js';
+import { freshDatabaseUrl } from '../harness/database.js';
+
+/**
+ * The activity writer's batch insert: a batch is split into a few fixed chunk
+ * sizes whose statements are compiled once, so every row must still land
+ * exactly once, with every column in its place, whatever the batch size.
+ */
+let handle: DatabaseHandle;
+beforeAll(async () => {
+  handle = await connectDatabase({ url: await freshDatabaseUrl(), poolSize: 2 });
+  await migrateToLatest(handle.db);
+});
+afterAll(() => handle?.close());
+
+let seq = 0;
+function event(): ActivityEventRow {
+  const n = seq++;
+  return {
+    id: newId('act'),
+    account_id: n % 3 ? `acc_${String(n).padStart(26, '0')}` : null,
+    environment_id: n % 3 ? `env_${String(n).padStart(26, '0')}` : null,
+    action: `Action ${n}`,
+    field: `field${n}`,
+    operation_type: n % 2 ? 'query' : 'mutation',
+    outcome: (['SUCCESS', 'DENIED', 'ERROR'] as const)[n % 3]!,
+    error_code: n % 3 === 0 ? null : `CODE_${n}`,
+    actor_type: n % 2 ? 'API_KEY' : 'USER',
+    actor_id: n % 5 ? `key_${String(n).padStart(26, '0')}` : null,
+    actor_name: `Actor ${n}`,
+    api_key_id: n % 2 ? `key_${String(n).padStart(26, '0')}` : null,
+    request_id: `req-${n}`,
+    created_at: new Date(Date.UTC(2026, 10, 28, 12, 0, 0, n)).toISOString(),
+  };
+}
+
+const stored = async (ids: string[]) =>
+  (await handle.db.selectFrom('activity_events').selectAll().where('id', 'in', ids).orderBy('id').execute()).map((r) => ({
+    ...r,
+    created_at: new Date(r.created_at).toISOString(),
+  }));
+
+describe('insertActivityEvents', () => {
+  for (const size of [1, 3, 200, 513]) {
+    it(`stores a batch of ${size} exactly, every column in its place, in a handful of statements`, async () => {
+      const rows = Array.from({ length: size }, event);
+      const before = handle.stats.statements;
+      await insertActivityEvents(handle.db, rows);
+      // One statement per set bit of the size, 256 rows at most per statement.
+      const expected = Math.floor(size / 256) + [...(size % 256).toString(2)].filter((b) => b === '1').length;
+      expect(handle.stats.statements - before).toBe(expected);
+      const ids = rows.map((r) => r.id);
+      expect(await stored(ids)).toEqual([...rows].sort((a, b) => (a.id < b.id ? -1 : 1)));
+    });
+  }
+
+  it('is idempotent: writing a batch again (a retry) adds nothing and changes nothing', async () => {
+    const rows = Array.from({ length: 37 }, event);
+    await insertActivityEvents(handle.db, rows);
+    const first = await stored(rows.map((r) => r.id));
+    await insertActivityEvents(handle.db, [...rows.slice(10), ...Array.from({ length: 5 }, event)]);
+    expect(await stored(rows.map((r) => r.id))).toEqual(first);
+  });
+
+  it('writes nothing for an empty batch', async () => {
+    const before = handle.stats.statements;
+    await insertActivityEvents(handle.db, []);
+    expect(handle.stats.statements).toBe(before);
+  });
+});
