@@ -26,7 +26,7 @@ interface Target {
 const SERVER = path.join(here, '../dist/bench-server.mjs');
 
 async function start(mode: string, env: Record<string, string> = {}): Promise<Target> {
-  const child = spawn(process.execPath, [SERVER, mode], {
+  const child = spawn(process.execPath, ['--expose-gc', SERVER, mode], {
     env: { ...process.env, ...env, KEYGATE_RATE_LIMIT: '0' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

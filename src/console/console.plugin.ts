@@ -63,7 +63,7 @@ export function useConsole(options: ConsoleOptions = {}): Plugin {
       if (pathname === CONSOLE_PATH || pathname === `${CONSOLE_PATH}/`) {
         const page = await readAsset(path.join(dir, 'index.html'));
         if (!page) {
-          return respond(503, 'The console is not built: run `npm run build:console` (npm install does it).', {
+          return respond(503, 'The console is not built: run `npm run build` (npm install does it).', {
             'content-type': 'text/plain; charset=utf-8',
           });
         }

@@ -57,8 +57,3 @@ export function ulid(now = Date.now()): string {
 export function newId(prefix: IdPrefix): string {
   return `${prefix}_${ulid()}`;
 }
-
-/** True when `id` looks like an id with this prefix; lets us answer NOT_FOUND without a query. */
-export function hasPrefix(id: string, prefix: IdPrefix): boolean {
-  return id.length === prefix.length + 27 && id.startsWith(`${prefix}_`);
-}

@@ -78,6 +78,6 @@ describe('useConsole', () => {
     const unbuilt = yogaServing(path.join(tmpdir(), 'keygate-console-missing'));
     const res = await Promise.resolve(unbuilt.fetch('http://keygate.test/console'));
     expect(res.status).toBe(503);
-    expect(await res.text()).toContain('npm run build:console');
+    expect(await res.text()).toContain('npm run build');
   });
 });
