@@ -17,7 +17,7 @@ export const DEFAULT_KEY_CACHE_TTL_MS = 10 * SECOND;
 
 export interface KeygateOptions {
   config: Pick<Config, 'databaseUrl' | 'databasePoolSize' | 'masterKey' | 'sessionSecret' | 'logLevel'> &
-    Partial<Pick<Config, 'keyCacheTtlMs' | 'limits' | 'rateLimit'>>;
+    Partial<Pick<Config, 'keyCacheTtlMs' | 'limits' | 'rateLimit' | 'metricsToken'>>;
   clock?: Clock;
   /** Where logs go (tests capture them); stdout by default. */
   logDestination?: DestinationStream;
@@ -67,6 +67,7 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
     activityLog: options.activityLog ?? true,
     limits: config.limits ?? parseLimits(),
     rateLimit: config.rateLimit ?? parseRateLimit(),
+    metricsToken: config.metricsToken ?? null,
   });
   return {
     deps,

@@ -18,6 +18,8 @@ export interface Config {
   rateLimit: RateLimitConfig;
   /** KEYGATE_KEY_CACHE_TTL_MS: how long a verified key is trusted without a database read; 0 disables the cache. */
   keyCacheTtlMs: number;
+  /** KEYGATE_METRICS_TOKEN: when set, `/metrics` answers only `Authorization: Bearer <token>`. */
+  metricsToken: string | null;
   /** KEYGATE_HEAP_GROWTH_PERCENT: see `tuneHeap` in server.ts; 0 keeps V8's own heap growth. */
   heapGrowthPercent: number;
   /** Notes for the operator about generated development secrets (never the secrets). */
@@ -50,6 +52,8 @@ function secretFromEnvOrFile(env: Env, name: string, dataDir: string, notices: s
 
 export function loadConfig(env: Env = process.env): Config {
   const notices: string[] = [];
+  if (env.NODE_ENV === 'production' && !env.KEYGATE_METRICS_TOKEN)
+    notices.push('KEYGATE_METRICS_TOKEN not set: /metrics is open to anyone who can reach Keygate.');
   const dataDir = path.resolve(env.KEYGATE_DATA_DIR ?? 'data');
   const port = Number(env.PORT ?? 4000);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got ${env.PORT}.`);
@@ -66,6 +70,7 @@ export function loadConfig(env: Env = process.env): Config {
     limits: parseLimits(env),
     rateLimit: parseRateLimit(env),
     heapGrowthPercent: parseHeapGrowthPercent(env),
+    metricsToken: env.KEYGATE_METRICS_TOKEN || null,
     notices,
   };
 }

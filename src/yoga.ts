@@ -19,7 +19,7 @@ import { useOperations } from './plugins/operations.js';
 import { type RateLimitConfig, RateLimiter } from './plugins/rate-limit.js';
 import { requestIdOf, useRequestId } from './plugins/request-id.js';
 import { schema } from './schema.js';
-import { ErrorCode, KeygateError, unauthenticated } from './shared/errors.js';
+import { ErrorCode, KeygateError, serviceUnavailable, unauthenticated } from './shared/errors.js';
 
 export type KeygateYoga = YogaServerInstance<Record<string, never>, RequestContext>;
 
@@ -56,6 +56,8 @@ export interface KeygateYogaOptions {
   activityLog: boolean;
   limits: OperationLimits;
   rateLimit: RateLimitConfig;
+  /** Bearer token `/metrics` requires; null leaves it open (keep it off public networks then). */
+  metricsToken: string | null;
 }
 
 const GRAPHQL_ENDPOINT = '/graphql';
@@ -82,9 +84,7 @@ export function createKeygateYoga(deps: Deps, options: KeygateYogaOptions): Keyg
         }
         if (isDatabaseUnavailable(error)) {
           deps.logger.warn({ err: error }, 'database unavailable');
-          return new KeygateError(ErrorCode.INTERNAL, 'Service temporarily unavailable.', {
-            http: { status: 503, headers: { 'retry-after': '1' } },
-          });
+          return serviceUnavailable();
         }
         deps.logger.error({ err: error }, 'unexpected error outside execution');
         return new KeygateError(ErrorCode.INTERNAL, 'Internal error.');
@@ -101,7 +101,7 @@ export function createKeygateYoga(deps: Deps, options: KeygateYogaOptions): Keyg
     }),
     plugins: [
       useRequestId(),
-      useOperations(deps, metrics, GRAPHQL_ENDPOINT),
+      useOperations(deps, metrics, { graphqlEndpoint: GRAPHQL_ENDPOINT, metricsToken: options.metricsToken }),
       useGatekeeper(deps, {
         maxBodyBytes: limits.maxBodyBytes,
         limiter: new RateLimiter(options.rateLimit),

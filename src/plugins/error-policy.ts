@@ -3,7 +3,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../context.js';
 import { isDatabaseUnavailable } from '../database/errors.js';
-import { ErrorCode, KeygateError } from '../shared/errors.js';
+import { ErrorCode, KeygateError, SERVICE_UNAVAILABLE } from '../shared/errors.js';
 
 function withCode(
   error: GraphQLError,
@@ -41,11 +41,12 @@ export function classifyError(error: GraphQLError, requestId: string, logger: Lo
   }
   if (isDatabaseUnavailable(original)) {
     logger.warn({ err: original, requestId, path: error.path?.join('.') }, 'database unavailable');
-    return new GraphQLError(`Service temporarily unavailable. Request id: ${requestId}`, {
+    const { message, status, headers } = SERVICE_UNAVAILABLE;
+    return new GraphQLError(`${message} Request id: ${requestId}`, {
       nodes: error.nodes,
       positions: error.positions,
       path: error.path,
-      extensions: { code: ErrorCode.INTERNAL, requestId, http: { status: 503, headers: { 'retry-after': '1' } } },
+      extensions: { code: ErrorCode.INTERNAL, requestId, http: { status, headers } },
     });
   }
   logger.error({ err: original, requestId, path: error.path?.join('.') }, 'unexpected error');

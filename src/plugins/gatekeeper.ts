@@ -3,7 +3,7 @@ import { isDatabaseUnavailable } from '../database/errors.js';
 import type { Deps } from '../deps.js';
 import { authenticateKey, authenticateSession, readCredential } from '../modules/auth/authenticate.js';
 import type { Principal } from '../modules/auth/principal.js';
-import { ErrorCode, KeygateError, UNAUTHENTICATED_MESSAGE } from '../shared/errors.js';
+import { ErrorCode, KeygateError, SERVICE_UNAVAILABLE, UNAUTHENTICATED_MESSAGE } from '../shared/errors.js';
 import type { Metrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
 
@@ -152,7 +152,8 @@ export function useGatekeeper(deps: Deps, options: GatekeeperOptions): Plugin {
       } catch (error) {
         if (!isDatabaseUnavailable(error)) throw error;
         deps.logger.warn({ err: error }, 'database unavailable during authentication');
-        return endResponse(refuse(503, ErrorCode.INTERNAL, 'Service temporarily unavailable.', { 'retry-after': '1' }));
+        const { status, message, headers } = SERVICE_UNAVAILABLE;
+        return endResponse(refuse(status, ErrorCode.INTERNAL, message, headers));
       }
       if (!principal) {
         metrics.authenticationFailures.inc({ reason: credential === null ? 'missing' : 'invalid' });

@@ -1,11 +1,13 @@
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { Plugin } from 'graphql-yoga';
 import { sql } from 'kysely';
 import type { Deps } from '../deps.js';
+import { ErrorCode } from '../shared/errors.js';
 import type { Metrics } from './metrics.js';
 import { requestIdOf } from './request-id.js';
 
-const json = (status: number, body: unknown) =>
-  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8' } });
+const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers } });
 
 const startedAt = new WeakMap<Request, number>();
 
@@ -13,7 +15,15 @@ const startedAt = new WeakMap<Request, number>();
  * Operations endpoints: `/ready` (the database answers) and `/metrics`
  * (Prometheus text), and request latency. Liveness (`/health`) is Yoga's own.
  */
-export function useOperations(deps: Deps, metrics: Metrics, graphqlEndpoint: string): Plugin {
+export function useOperations(
+  deps: Deps,
+  metrics: Metrics,
+  { graphqlEndpoint, metricsToken }: { graphqlEndpoint: string; metricsToken: string | null },
+): Plugin {
+  const expected = metricsToken === null ? null : hash('sha256', `Bearer ${metricsToken}`, 'buffer');
+  /** Constant-time comparison of digests, so the check leaks neither the token nor its length. */
+  const mayReadMetrics = (request: Request) =>
+    expected === null || timingSafeEqual(hash('sha256', request.headers.get('authorization') ?? '', 'buffer'), expected);
   return {
     async onRequest({ request, url, endResponse }) {
       if (url.pathname === graphqlEndpoint) startedAt.set(request, performance.now());
@@ -27,6 +37,17 @@ export function useOperations(deps: Deps, metrics: Metrics, graphqlEndpoint: str
         }
       }
       if (url.pathname === '/metrics') {
+        if (!mayReadMetrics(request)) {
+          const refusal = {
+            errors: [
+              {
+                message: 'Send the metrics token: Authorization: Bearer <KEYGATE_METRICS_TOKEN>.',
+                extensions: { code: ErrorCode.UNAUTHENTICATED },
+              },
+            ],
+          };
+          return endResponse(json(401, refusal, { 'www-authenticate': 'Bearer realm="metrics"' }));
+        }
         return endResponse(
           new Response(await metrics.registry.metrics(), {
             status: 200,

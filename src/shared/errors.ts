@@ -32,6 +32,22 @@ export class KeygateError extends GraphQLError {
   }
 }
 
+/**
+ * The database cannot be reached for now: every layer (gatekeeper, execution,
+ * context building) answers the same way, 503 with Retry-After, coded
+ * INTERNAL, so clients can retry without parsing messages.
+ */
+export const SERVICE_UNAVAILABLE = {
+  message: 'Service temporarily unavailable.',
+  status: 503,
+  headers: { 'retry-after': '1' },
+} as const;
+
+export const serviceUnavailable = (suffix = '') =>
+  new KeygateError(ErrorCode.INTERNAL, `${SERVICE_UNAVAILABLE.message}${suffix}`, {
+    http: { status: SERVICE_UNAVAILABLE.status, headers: SERVICE_UNAVAILABLE.headers },
+  });
+
 /** One message for every failed authentication: it never says whether a key exists. */
 export const UNAUTHENTICATED_MESSAGE = 'Authentication required: send a valid API key or session token.';
 

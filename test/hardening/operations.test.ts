@@ -74,6 +74,26 @@ describe('/metrics', () => {
     expect(text).toMatch(/^keygate_activity_queue_depth \d+$/m);
   });
 
+  it('with KEYGATE_METRICS_TOKEN set, answers only that bearer token (401 UNAUTHENTICATED otherwise)', async () => {
+    const keygate = await createKeygate({
+      config: await testKeygateConfig({ databaseUrl: await freshDatabaseUrl(), metricsToken: 'scrape-me-7f3a' }),
+    });
+    afterAll(() => keygate.close());
+    const scrape = (authorization?: string) =>
+      keygate.yoga.fetch('http://keygate.test/metrics', { headers: authorization ? { authorization } : {} });
+    for (const attempt of [undefined, 'Bearer wrong', 'Bearer scrape-me-7f3', 'scrape-me-7f3a', 'Bearer scrape-me-7f3a ']) {
+      const res = await scrape(attempt);
+      expect(res.status, String(attempt)).toBe(401);
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      const body = await res.json();
+      expect(codes(body)).toEqual(['UNAUTHENTICATED']);
+      expect(JSON.stringify(body)).not.toContain('scrape-me');
+    }
+    const res = await scrape('Bearer scrape-me-7f3a');
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('# TYPE keygate_operations_total counter');
+  });
+
   it('counts rate-limited requests by limit', async () => {
     const keygate = await createKeygate({
       config: await testKeygateConfig({
