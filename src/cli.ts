@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { createKeygate, type Keygate } from './app.js';
@@ -15,6 +17,7 @@ import {
 import { findEnvironmentsByIds } from './modules/environment/environment.repository.js';
 import { startServer, tuneHeap } from './server.js';
 import { parseDuration } from './shared/duration.js';
+import { packageRoot } from './shared/package-root.js';
 
 const USAGE = `Usage: keygate <command> [options]
 
@@ -28,6 +31,8 @@ Commands:
                                  Add a user to an account (or change their role).
   token --email EMAIL [--ttl DURATION]
                                  Mint a session token (default ttl 24h; e.g. 30m, 12h, 7d).
+  version                        Print the version, and whether the compiled build (dist/) or the
+                                 TypeScript source runs (bin/keygate.js picks dist/ when it is up to date).
   sign-customer-token --environment ID --customer ID [--expires-in DURATION]
                                  Sign an X-Customer-Token with the environment's signing secret
                                  (platform form without --expires-in; expiring form with it).
@@ -36,6 +41,13 @@ Environment: DATABASE_URL, PORT, HOST, KEYGATE_MASTER_KEY, KEYGATE_SESSION_SECRE
 KEYGATE_DATA_DIR, LOG_LEVEL (see README).`;
 
 const DEFAULT_TOKEN_TTL = 24 * 3600;
+
+function versionLine(): string {
+  const { version } = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  // The bundle is dist/keygate.mjs; the source is src/cli.ts.
+  const build = import.meta.url.endsWith('.mjs') ? 'compiled' : 'source';
+  return `keygate ${version} (${build})`;
+}
 
 class UsageError extends Error {}
 
@@ -134,6 +146,10 @@ export async function main(argv: string[]): Promise<void> {
   });
   if (!command || values.help || command === 'help' || command === '--help' || command === '-h') {
     console.log(USAGE);
+    return;
+  }
+  if (command === 'version' || command === '--version') {
+    console.log(versionLine());
     return;
   }
   const config = loadConfig();

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -18,6 +18,20 @@ const env = {
 
 const keygate = (...args: string[]) => run(process.execPath, [path.join(root, 'bin/keygate.js'), ...args], { cwd: root, env });
 const lastLine = (stdout: string) => stdout.trim().split('\n').at(-1)!;
+
+describe('bin/keygate.js', () => {
+  it('runs the compiled build when it is newer than every source file, and the TypeScript source otherwise', async () => {
+    const newest = (dir: string) =>
+      readdirSync(path.join(root, dir), { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .reduce((max, e) => Math.max(max, statSync(path.join(e.parentPath, e.name)).mtimeMs), 0);
+    const bundle = path.join(root, 'dist/keygate.mjs');
+    const fresh = existsSync(bundle) && statSync(bundle).mtimeMs >= Math.max(newest('src'), newest('db'));
+    const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+    const { stdout } = await keygate('version');
+    expect(stdout.trim()).toBe(`keygate ${version} (${fresh ? 'compiled' : 'source'})`);
+  });
+});
 
 describe('keygate CLI', () => {
   let bootstrap: any;
