@@ -17,7 +17,7 @@ export const DEFAULT_KEY_CACHE_TTL_MS = 10 * SECOND;
 
 export interface KeygateOptions {
   config: Pick<Config, 'databaseUrl' | 'databasePoolSize' | 'masterKey' | 'sessionSecret' | 'logLevel'> &
-    Partial<Pick<Config, 'keyCacheTtlMs' | 'limits' | 'rateLimit' | 'metricsToken'>>;
+    Partial<Pick<Config, 'keyCacheTtlMs' | 'limits' | 'rateLimit' | 'metricsToken' | 'identityProvider'>>;
   clock?: Clock;
   /** Where logs go (tests capture them); stdout by default. */
   logDestination?: DestinationStream;
@@ -53,7 +53,7 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
     database,
     clock,
     secretBox: new SecretBox(config.masterKey),
-    sessions: new SessionTokens(config.sessionSecret, clock),
+    sessions: new SessionTokens(config.sessionSecret, clock, config.identityProvider ?? null),
     keyUsage,
     keyCache: new KeyCache(
       { ttlMs: config.keyCacheTtlMs ?? DEFAULT_KEY_CACHE_TTL_MS, maxEntries: 50_000, logger },

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { IdentityProviderConfig } from './modules/auth/session.js';
 import type { RateLimitConfig } from './plugins/rate-limit.js';
 
 /** Everything Keygate reads from its environment, parsed once. */
@@ -13,6 +14,8 @@ export interface Config {
   dataDir: string;
   masterKey: Buffer;
   sessionSecret: Buffer;
+  /** KEYGATE_SESSION_JWKS_URL and friends: also accept session tokens from this identity provider. */
+  identityProvider: IdentityProviderConfig | null;
   logLevel: string;
   limits: OperationLimits;
   rateLimit: RateLimitConfig;
@@ -65,6 +68,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir,
     masterKey: secretFromEnvOrFile(env, 'KEYGATE_MASTER_KEY', dataDir, notices),
     sessionSecret: secretFromEnvOrFile(env, 'KEYGATE_SESSION_SECRET', dataDir, notices),
+    identityProvider: parseIdentityProvider(env),
     logLevel: env.LOG_LEVEL ?? 'info',
     keyCacheTtlMs: Number(env.KEYGATE_KEY_CACHE_TTL_MS ?? 10_000),
     limits: parseLimits(env),
@@ -72,6 +76,30 @@ export function loadConfig(env: Env = process.env): Config {
     heapGrowthPercent: parseHeapGrowthPercent(env),
     metricsToken: env.KEYGATE_METRICS_TOKEN || null,
     notices,
+  };
+}
+
+/** `KEYGATE_SESSION_JWKS_URL` (https, or http on loopback), `_ISSUER`, `_AUDIENCE`, `_USER_CLAIM` (sub | email). */
+export function parseIdentityProvider(env: Env = {}): IdentityProviderConfig | null {
+  const jwksUrl = env.KEYGATE_SESSION_JWKS_URL;
+  if (!jwksUrl) return null;
+  let url: URL;
+  try {
+    url = new URL(jwksUrl);
+  } catch {
+    throw new Error(`KEYGATE_SESSION_JWKS_URL must be a URL, got "${jwksUrl}".`);
+  }
+  const loopback = ['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback))
+    throw new Error('KEYGATE_SESSION_JWKS_URL must use https (plain http only on a loopback address).');
+  const userClaim = env.KEYGATE_SESSION_USER_CLAIM || 'sub';
+  if (userClaim !== 'sub' && userClaim !== 'email')
+    throw new Error(`KEYGATE_SESSION_USER_CLAIM must be sub or email, got "${userClaim}".`);
+  return {
+    jwksUrl: url.toString(),
+    issuer: env.KEYGATE_SESSION_ISSUER || null,
+    audience: env.KEYGATE_SESSION_AUDIENCE || null,
+    userClaim,
   };
 }
 

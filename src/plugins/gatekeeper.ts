@@ -3,6 +3,7 @@ import { isDatabaseUnavailable } from '../database/errors.js';
 import type { Deps } from '../deps.js';
 import { authenticateKey, authenticateSession, readCredential } from '../modules/auth/authenticate.js';
 import type { Principal } from '../modules/auth/principal.js';
+import { IdentityProviderUnavailable } from '../modules/auth/session.js';
 import { ErrorCode, KeygateError, SERVICE_UNAVAILABLE, UNAUTHENTICATED_MESSAGE } from '../shared/errors.js';
 import type { Metrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -150,8 +151,13 @@ export function useGatekeeper(deps: Deps, options: GatekeeperOptions): Plugin {
               : await authenticateSession(deps, credential.value);
         }
       } catch (error) {
-        if (!isDatabaseUnavailable(error)) throw error;
-        deps.logger.warn({ err: error }, 'database unavailable during authentication');
+        const unavailable = isDatabaseUnavailable(error)
+          ? 'database'
+          : error instanceof IdentityProviderUnavailable
+            ? 'identity provider'
+            : null;
+        if (!unavailable) throw error;
+        deps.logger.warn({ err: error }, `${unavailable} unavailable during authentication`);
         const { status, message, headers } = SERVICE_UNAVAILABLE;
         return endResponse(refuse(status, ErrorCode.INTERNAL, message, headers));
       }

@@ -28,4 +28,32 @@ describe('configuration', () => {
     expect(() => loadConfig({ ...production, KEYGATE_HEAP_GROWTH_PERCENT: '-5' })).toThrow(/KEYGATE_HEAP_GROWTH_PERCENT/);
     expect(() => loadConfig({ ...production, KEYGATE_HEAP_GROWTH_PERCENT: 'lots' })).toThrow(/KEYGATE_HEAP_GROWTH_PERCENT/);
   });
+
+  it('reads the identity provider: https JWKS (http on loopback only), issuer, audience, user claim', () => {
+    expect(loadConfig(production).identityProvider).toBeNull();
+    expect(
+      loadConfig({
+        ...production,
+        KEYGATE_SESSION_JWKS_URL: 'https://idp.example.com/.well-known/jwks.json',
+        KEYGATE_SESSION_ISSUER: 'https://idp.example.com/',
+        KEYGATE_SESSION_AUDIENCE: 'keygate',
+        KEYGATE_SESSION_USER_CLAIM: 'email',
+      }).identityProvider,
+    ).toEqual({
+      jwksUrl: 'https://idp.example.com/.well-known/jwks.json',
+      issuer: 'https://idp.example.com/',
+      audience: 'keygate',
+      userClaim: 'email',
+    });
+    expect(loadConfig({ ...production, KEYGATE_SESSION_JWKS_URL: 'http://127.0.0.1:9000/jwks' }).identityProvider).toMatchObject({
+      userClaim: 'sub',
+      issuer: null,
+      audience: null,
+    });
+    expect(() => loadConfig({ ...production, KEYGATE_SESSION_JWKS_URL: 'http://idp.example.com/jwks' })).toThrow(/https/);
+    expect(() => loadConfig({ ...production, KEYGATE_SESSION_JWKS_URL: 'not a url' })).toThrow(/must be a URL/);
+    expect(() =>
+      loadConfig({ ...production, KEYGATE_SESSION_JWKS_URL: 'https://idp.example.com/jwks', KEYGATE_SESSION_USER_CLAIM: 'name' }),
+    ).toThrow(/sub or email/);
+  });
 });

@@ -1,5 +1,5 @@
 import type { Deps } from '../../deps.js';
-import { findMembershipsOfUser, findUsersByIds } from '../account/account.repository.js';
+import { findMembershipsOfUser, findUserByEmail, findUsersByIds } from '../account/account.repository.js';
 import { integrationTypeOfKey } from '../api-key/api-key.integration.js';
 import { findKeyByDigest, storedScopes } from '../api-key/api-key.repository.js';
 import { digestKey, digestsEqual, isWellFormedKey } from '../api-key/api-key.secret.js';
@@ -62,9 +62,10 @@ export async function authenticateKey(deps: Deps, secret: string): Promise<Princ
 }
 
 export async function authenticateSession(deps: Deps, token: string): Promise<Principal | null> {
-  const userId = await deps.sessions.verify(token);
-  if (!userId) return null;
-  const [user] = await findUsersByIds(deps.db, [userId]);
+  const subject = await deps.sessions.subject(token);
+  if (!subject) return null;
+  const user =
+    subject.by === 'id' ? (await findUsersByIds(deps.db, [subject.value]))[0] : await findUserByEmail(deps.db, subject.value);
   if (!user) return null;
   const memberships = await findMembershipsOfUser(deps.db, user.id);
   const roles = new Map(memberships.map((m) => [m.account_id, m.role]));
