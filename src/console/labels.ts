@@ -4,6 +4,7 @@ import type {
   ApiKeyStatus,
   ApiKeyType,
   GracePeriod,
+  IntegrationType,
   KeyAuditEventType,
   Plan,
   Role,
@@ -52,6 +53,12 @@ export const AUDIT_EVENT_LABEL: Record<KeyAuditEventType, string> = {
 };
 
 export const OUTCOME_LABEL: Record<ActivityOutcome, string> = { SUCCESS: 'Success', DENIED: 'Denied', ERROR: 'Error' };
+
+export const INTEGRATION_LABEL: Record<IntegrationType, string> = {
+  SALESFORCE: 'Salesforce',
+  HUBSPOT: 'HubSpot',
+  ZAPIER: 'Zapier',
+};
 
 export const PLAN_LABEL: Record<Plan, string> = { FREE: 'Free', GROWTH: 'Growth', SCALE: 'Scale' };
 

@@ -5,6 +5,7 @@ import { renderActivityView } from './activity-view.js';
 import type { ConsoleContext, Environment, Permission, Viewer } from './console-context.js';
 import { h, mount } from './dom.js';
 import { errorBox } from './error-messages.js';
+import { renderIntegrationsView } from './integrations-view.js';
 import { renderKeysView } from './keys-view.js';
 import { PLAN_LABEL, ROLE_LABEL } from './labels.js';
 
@@ -14,8 +15,9 @@ const GRAPHQL_URL = '/graphql';
 
 const app = document.getElementById('app')!;
 
-type Page = 'keys' | 'activity';
-const pageFromHash = (): Page => (location.hash === '#activity' ? 'activity' : 'keys');
+const PAGES = ['keys', 'activity', 'integrations'] as const;
+type Page = (typeof PAGES)[number];
+const pageFromHash = (): Page => PAGES.find((page) => location.hash === `#${page}`) ?? 'keys';
 
 function renderSignIn(error?: unknown): void {
   const input = h('textarea', {
@@ -148,7 +150,13 @@ function renderConsole(session: SignedIn): void {
 
   const navLink = (page: Page, label: string) =>
     h('a', { href: `#${page}`, class: 'nav-link', testid: `nav-${page}`, 'data-page': page }, label);
-  const nav = h('nav', { class: 'nav' }, navLink('keys', 'API keys'), navLink('activity', 'Logs → Activity'));
+  const nav = h(
+    'nav',
+    { class: 'nav' },
+    navLink('keys', 'API keys'),
+    navLink('activity', 'Logs → Activity'),
+    navLink('integrations', 'Integrations'),
+  );
   const accountInfo = h('span', { class: 'account-info', testid: 'account-info' });
 
   const show = () => {
@@ -171,7 +179,8 @@ function renderConsole(session: SignedIn): void {
     const page = pageFromHash();
     for (const link of nav.querySelectorAll<HTMLElement>('.nav-link'))
       link.classList.toggle('active', link.dataset.page === page);
-    mount(content, page === 'activity' ? renderActivityView(context) : renderKeysView(context));
+    const views = { keys: renderKeysView, activity: renderActivityView, integrations: renderIntegrationsView };
+    mount(content, views[page](context));
   };
 
   window.onhashchange = () => {

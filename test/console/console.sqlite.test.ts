@@ -465,4 +465,46 @@ describe('console', () => {
     expect(await page.locator('[data-testid=key-row]').count()).toBe(before);
     await page.close();
   });
+
+  it('connects an integration (its key shown once, with its fixed permissions) and disconnects it (the key stops at once); members are told only owners manage them', async () => {
+    const page = await signIn(free.owner.token);
+    await page.click('[data-testid=nav-integrations]');
+    const card = (type: string) => page.locator(`[data-testid=integration][data-type=${type}]`);
+    await card('HUBSPOT').waitFor();
+    expect(
+      await page.locator('[data-testid=integration]').evaluateAll((cs) => cs.map((c) => (c as HTMLElement).dataset.type)),
+    ).toEqual(['SALESFORCE', 'HUBSPOT', 'ZAPIER']);
+    expect(await page.locator('[data-testid=integration][data-connected=true]').count()).toBe(0);
+
+    await card('HUBSPOT').locator('[data-testid=connect]').click();
+    const secret = (await page.locator('[data-testid=secret-once] [data-testid=secret-once-value]').textContent())!;
+    expect(secret).toMatch(KEY_FORMAT);
+    await page.click('[data-testid=secret-once-done]');
+    await page.locator('[data-testid=integration][data-type=HUBSPOT][data-connected=true]').waitFor();
+    expect(await card('HUBSPOT').locator('[data-testid=integration-key]').textContent()).toMatch(
+      new RegExp(`${secret.slice(-4)}$`),
+    );
+    expect(await card('HUBSPOT').locator('[data-testid=key-status]').getAttribute('data-status')).toBe('ACTIVE');
+    const freeOwner = createKeygateClient({ url: `${server.url}/graphql`, sessionToken: free.owner.token });
+    const [stored] = await freeOwner.integrations({ environmentId: free.environments[0]!.id });
+    expect(await card('HUBSPOT').locator('[data-testid=integration-scopes] li').allTextContents()).toEqual(
+      stored!.apiKey!.scopes,
+    );
+    expect(await viewerStatus(secret)).toBe(200);
+    await page.screenshot({ path: path.join(SCREENSHOTS, '11-integrations.png') });
+
+    await card('HUBSPOT').locator('[data-testid=disconnect]').click();
+    await page.click('[data-testid=disconnect-dialog] [data-testid=dialog-confirm]');
+    await page.locator('[data-testid=notice]', { hasText: 'HubSpot disconnected' }).waitFor();
+    await page.locator('[data-testid=integration][data-type=HUBSPOT][data-connected=false]').waitFor();
+    expect(await viewerStatus(secret)).toBe(401);
+    expect(await freeOwner.integrations({ environmentId: free.environments[0]!.id })).toEqual([]);
+    await page.close();
+
+    const memberPage = await signIn(member.token);
+    await memberPage.click('[data-testid=nav-integrations]');
+    await memberPage.locator('[data-testid=integrations-owners-only]').waitFor();
+    expect(await memberPage.locator('[data-testid=integration]').count()).toBe(0);
+    await memberPage.close();
+  });
 });
