@@ -8,6 +8,7 @@ import { type KeyActions, offeredActions, resources } from './key-actions.js';
 import { AUDIT_EVENT_LABEL, formatDate, formatRelative, KEY_TYPE_LABEL, resourceLabel, STATUS_LABEL } from './labels.js';
 
 type KeyDetail = NonNullable<ApiKeyDetailQuery['apiKey']>;
+type AuditEvent = KeyDetail['auditLog']['edges'][number]['node'];
 type Tab = 'overview' | 'permissions' | 'activity';
 
 const AUDIT_PAGE_SIZE = 50;
@@ -376,37 +377,61 @@ function permissionsTab(ctx: ConsoleContext, key: KeyDetail, options: KeyDetailO
 /** The key's audit log, fetched fresh each time the tab opens (a reveal adds an entry). */
 function auditTab(ctx: ConsoleContext, key: KeyDetail): HTMLElement {
   const container = h('div', { testid: 'audit-log' }, h('p', { class: 'muted' }, 'Loading…'));
-  ctx.client.apiKey({ id: key.id, first: AUDIT_PAGE_SIZE }).then(
-    (fresh) => {
-      const edges = fresh?.auditLog.edges ?? [];
+  const tbody = h('tbody', { testid: 'audit-body' });
+  const footer = h('div', { class: 'audit-footer' });
+  let shown = 0;
+
+  const row = (node: AuditEvent) =>
+    h(
+      'tr',
+      { testid: 'audit-row', 'data-event': node.event },
+      h('td', {}, formatDate(node.timestamp, { seconds: true })),
+      h('td', {}, AUDIT_EVENT_LABEL[node.event]),
+      h('td', { testid: 'audit-actor' }, node.actor.displayName),
+    );
+
+  /** Appends the next page (newest first) and offers the one after it. */
+  async function loadPage(after: string | null): Promise<void> {
+    const fresh = await ctx.client.apiKey({ id: key.id, first: AUDIT_PAGE_SIZE, after });
+    const log = fresh?.auditLog;
+    if (!log || (after === null && log.edges.length === 0)) {
+      mount(container, h('p', { class: 'muted' }, 'No events yet.'));
+      return;
+    }
+    if (after === null) {
       mount(
         container,
-        edges.length === 0
-          ? h('p', { class: 'muted' }, 'No events yet.')
-          : h(
-              'table',
-              { class: 'table compact' },
-              h('thead', {}, h('tr', {}, h('th', {}, 'Time'), h('th', {}, 'Event'), h('th', {}, 'Actor'))),
-              h(
-                'tbody',
-                {},
-                edges.map(({ node }) =>
-                  h(
-                    'tr',
-                    { testid: 'audit-row', 'data-event': node.event },
-                    h('td', {}, formatDate(node.timestamp, { seconds: true })),
-                    h('td', {}, AUDIT_EVENT_LABEL[node.event]),
-                    h('td', { testid: 'audit-actor' }, node.actor.displayName),
-                  ),
-                ),
-              ),
-            ),
-        fresh && fresh.auditLog.totalCount > edges.length
-          ? h('p', { class: 'muted' }, `Showing the latest ${edges.length} of ${fresh.auditLog.totalCount} events.`)
-          : null,
+        h(
+          'table',
+          { class: 'table compact' },
+          h('thead', {}, h('tr', {}, h('th', {}, 'Time'), h('th', {}, 'Event'), h('th', {}, 'Actor'))),
+          tbody,
+        ),
+        footer,
       );
-    },
-    (error) => mount(container, errorBox(error)),
-  );
+    }
+    for (const { node } of log.edges) tbody.append(row(node));
+    shown += log.edges.length;
+    const older: HTMLButtonElement = h(
+      'button',
+      {
+        type: 'button',
+        class: 'button small',
+        testid: 'audit-older',
+        onclick: () => {
+          older.disabled = true;
+          loadPage(log.pageInfo.endCursor ?? null).catch((error) => mount(footer, errorBox(error)));
+        },
+      },
+      'Show older events',
+    );
+    mount(
+      footer,
+      h('span', { class: 'muted', testid: 'audit-summary' }, `${shown} of ${log.totalCount} events`),
+      log.pageInfo.hasNextPage ? older : null,
+    );
+  }
+
+  loadPage(null).catch((error) => mount(container, errorBox(error)));
   return container;
 }

@@ -507,4 +507,21 @@ describe('console', () => {
     expect(await memberPage.locator('[data-testid=integration]').count()).toBe(0);
     await memberPage.close();
   });
+
+  it('pages a long key audit log: the latest 50 events first, then older ones on request, newest first throughout', async () => {
+    const key = await scopedKey('Much revealed', ['coupons:read']);
+    for (let i = 0; i < 54; i++) await owner.revealApiKey(key.apiKey.id);
+    const page = await signIn(scale.owner.token);
+    await openDetail(page, key.apiKey.id);
+    await auditEvents(page);
+    const rows = page.locator('[data-testid=audit-row]');
+    expect(await rows.count()).toBe(50);
+    expect(await page.textContent('[data-testid=audit-summary]')).toBe('50 of 55 events');
+    await page.click('[data-testid=audit-older]');
+    await page.locator('[data-testid=audit-summary]', { hasText: '55 of 55 events' }).waitFor();
+    const events = await rows.evaluateAll((rs) => rs.map((r) => (r as HTMLElement).dataset.event));
+    expect(events).toEqual([...Array(54).fill('KEY_REVEALED'), 'KEY_CREATED']);
+    expect(await page.locator('[data-testid=audit-older]').count()).toBe(0);
+    await page.close();
+  });
 });
