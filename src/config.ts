@@ -131,7 +131,7 @@ export function parseLimits(env: Env = {}): OperationLimits {
     maxAliases: whole(env, 'KEYGATE_MAX_ALIASES', 30),
     maxDirectives: whole(env, 'KEYGATE_MAX_DIRECTIVES', 20),
     maxTokens: whole(env, 'KEYGATE_MAX_TOKENS', 2000),
-    maxCost: whole(env, 'KEYGATE_MAX_COST', 5000),
+    maxCost: whole(env, 'KEYGATE_MAX_COST', 50_000),
     maxBodyBytes: whole(env, 'KEYGATE_MAX_BODY_BYTES', 100 * 1024),
   };
 }

@@ -1,7 +1,7 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type ValidationContext } from 'graphql';
 import { createYoga, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { OperationLimits } from './config.js';
@@ -62,6 +62,16 @@ export interface KeygateYogaOptions {
 
 const GRAPHQL_ENDPOINT = '/graphql';
 
+/**
+ * Armor's limit rules report like any other validation rule instead of
+ * throwing out of validation: every exceeded limit is named in one answer,
+ * and the activity log sees the refused operation (SPEC §3).
+ */
+const asValidationErrors = {
+  propagateOnRejection: false,
+  onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)],
+};
+
 export function createKeygateYoga(deps: Deps, options: KeygateYogaOptions): KeygateYoga {
   const metrics = createMetrics(deps.activity);
   const { limits } = options;
@@ -116,16 +126,16 @@ export function createKeygateYoga(deps: Deps, options: KeygateYogaOptions): Keyg
         },
       }),
       EnvelopArmorPlugin({
-        maxDepth: { n: limits.maxDepth },
-        maxAliases: { n: limits.maxAliases },
-        maxDirectives: { n: limits.maxDirectives },
+        maxDepth: { n: limits.maxDepth, ...asValidationErrors },
+        maxAliases: { n: limits.maxAliases, ...asValidationErrors },
+        maxDirectives: { n: limits.maxDirectives, ...asValidationErrors },
         maxTokens: { n: limits.maxTokens },
-        costLimit: { maxCost: limits.maxCost },
+        costLimit: { maxCost: limits.maxCost, ...asValidationErrors },
         // Suggestions help authenticated developers; anonymous callers never get past the gatekeeper.
         blockFieldSuggestion: { enabled: false },
       }),
       useErrorPolicy(deps.logger),
-      ...(options.activityLog ? [useActivityLog(deps.activity, metrics)] : []),
+      ...(options.activityLog ? [useActivityLog(deps.activity, deps.clock, metrics)] : []),
       useConsole(),
     ],
   });

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { RequestContext } from '../context.js';
 import { isDatabaseUnavailable } from '../database/errors.js';
 import { ErrorCode, KeygateError, SERVICE_UNAVAILABLE } from '../shared/errors.js';
+import { requestIdOf } from './request-id.js';
 
 function withCode(
   error: GraphQLError,
@@ -60,26 +61,52 @@ export function classifyError(error: GraphQLError, requestId: string, logger: Lo
 
 const CODES = new Set<string>(Object.values(ErrorCode));
 
-/** Gives a code to an error that left without one: request, parse and validation errors (bad input). */
-function ensureCode(error: GraphQLError | { message: string; extensions?: Record<string, unknown> }) {
+type OutgoingError = GraphQLError | { message: string; extensions?: Record<string, unknown> };
+
+/** GraphQL Armor words its limit errors as syntax errors ("Syntax Error: Query Cost limit of …"); they are limits. */
+const limitMessage = (message: string) => message.replace(/^Syntax Error: (?=.*\blimit of\b)/, '');
+
+/**
+ * Gives a code to an error that left without one (request, parse and
+ * validation errors: bad input), and the request id to an INTERNAL error
+ * masked before execution, as execution's own masking does.
+ */
+function ensureCode(error: OutgoingError, requestId: string): OutgoingError {
   const code = error.extensions?.code;
+  if (code === ErrorCode.INTERNAL && !error.extensions?.requestId) {
+    const message = `${error.message} Request id: ${requestId}`;
+    const extensions = { ...error.extensions, requestId };
+    return error instanceof GraphQLError ? withCode(error, ErrorCode.INTERNAL, message, extensions) : { message, extensions };
+  }
   if (typeof code === 'string' && CODES.has(code)) return error;
   return error instanceof GraphQLError
-    ? withCode(error, ErrorCode.BAD_USER_INPUT)
-    : { ...error, extensions: { ...error.extensions, code: ErrorCode.BAD_USER_INPUT } };
+    ? withCode(error, ErrorCode.BAD_USER_INPUT, limitMessage(error.message))
+    : { ...error, message: limitMessage(error.message), extensions: { ...error.extensions, code: ErrorCode.BAD_USER_INPUT } };
 }
 
 export function useErrorPolicy(logger: Logger): Plugin<RequestContext> {
   return {
     // Last line of defence: whatever produced an error (request parsing, a validation rule of a
     // plugin, an HTTP-level refusal such as a mutation over GET), it leaves with a closed-set code.
-    onResultProcess({ result, setResult }) {
-      if (Array.isArray(result) || !result || Symbol.asyncIterator in result) return;
-      if (result.errors?.length) setResult({ ...result, errors: result.errors.map((e) => ensureCode(e) as GraphQLError) });
+    onResultProcess({ request, result, setResult }) {
+      if (Array.isArray(result) || !result || Symbol.asyncIterator in result || !result.errors?.length) return;
+      const requestId = requestIdOf(request);
+      setResult({ ...result, errors: result.errors.map((e) => ensureCode(e, requestId) as GraphQLError) });
+    },
+    // A document nested deep enough to exhaust the parser's stack is bad input, not a server fault.
+    onParse({ parseFn, setParseFn }) {
+      setParseFn((source, options) => {
+        try {
+          return parseFn(source, options);
+        } catch (error) {
+          if (error instanceof RangeError) throw new KeygateError(ErrorCode.BAD_USER_INPUT, 'The document is nested too deeply.');
+          throw error;
+        }
+      });
     },
     onValidate() {
       return ({ result, setResult }) => {
-        if (result.length) setResult(result.map((e) => withCode(e, ErrorCode.BAD_USER_INPUT)));
+        if (result.length) setResult(result.map((e) => withCode(e, ErrorCode.BAD_USER_INPUT, limitMessage(e.message))));
       };
     },
     onExecute({ args }) {

@@ -39,8 +39,26 @@ export function optionalEmail(field: string, value: string | null | undefined): 
 }
 
 /** Arbitrary JSON of bounded size, as JSON text (null for no value). */
+/** Deepest nesting of arrays and objects a JSON input may have. */
+export const MAX_JSON_DEPTH = 32;
+
+/** Nesting depth of a JSON value, stopping as soon as it passes `limit` (no deep recursion on hostile input). */
+function jsonDepthOver(value: unknown, limit: number): boolean {
+  let level: unknown[] = [value];
+  for (let depth = 0; level.length; depth++) {
+    const next: unknown[] = [];
+    for (const v of level) {
+      if (v !== null && typeof v === 'object') for (const child of Object.values(v)) next.push(child);
+    }
+    if (next.length && depth + 1 > limit) return true;
+    level = next;
+  }
+  return false;
+}
+
 export function optionalJson(field: string, value: unknown, maxBytes: number): string | null {
   if (value === undefined || value === null) return null;
+  if (jsonDepthOver(value, MAX_JSON_DEPTH)) throw badInput(field, `must be nested at most ${MAX_JSON_DEPTH} levels deep.`);
   const text = JSON.stringify(value);
   const size = Buffer.byteLength(text, 'utf8');
   if (size > maxBytes) throw badInput(field, `must be at most ${maxBytes} bytes of JSON, got ${size}.`);

@@ -237,6 +237,46 @@ describe('outcomes', () => {
   });
 });
 
+describe('operations that fail as a whole', () => {
+  let tenant: Tenant;
+  beforeAll(async () => {
+    tenant = await tenantOf();
+  });
+
+  it('records an operation refused by validation (an unknown field, a limit) as ERROR BAD_USER_INPUT for every root field', async () => {
+    const headers = asKey(tenant.dev.fullAccessKey.secret);
+    const unknown = await call('{ viewer { kind nope } permissions { name } }', {}, headers);
+    expect(codes(unknown.body)).toEqual(['BAD_USER_INPUT']);
+    const aliases = Array.from({ length: 31 }, (_, i) => `a${i}: viewer { kind }`).join(' ');
+    const overLimit = await call(`{ ${aliases} }`, {}, headers);
+    expect(overLimit.body.errors![0]!.message).toMatch(/alias/i);
+    const log = await logOf(tenant);
+    expect(byField(ofRequest(log, unknown.requestId)).map((e) => [e.field, e.outcome, e.errorCode])).toEqual([
+      ['permissions', 'ERROR', 'BAD_USER_INPUT'],
+      ['viewer', 'ERROR', 'BAD_USER_INPUT'],
+    ]);
+    const limited = ofRequest(log, overLimit.requestId);
+    expect(limited).toHaveLength(31);
+    expect(new Set(limited.map((e) => `${e.field} ${e.outcome} ${e.errorCode} ${e.apiKey?.id}`))).toEqual(
+      new Set([`viewer ERROR BAD_USER_INPUT ${tenant.dev.fullAccessKey.row.id}`]),
+    );
+  });
+
+  it('records a root field whose result was thrown away (another non-null root field failed) as ERROR, not SUCCESS', async () => {
+    const { body, requestId } = await call(
+      '{ viewer { kind } apiKeys(first: 500) { totalCount } }',
+      {},
+      asKey(tenant.dev.fullAccessKey.secret),
+    );
+    expect(body.data ?? null).toBeNull();
+    expect(codes(body)).toEqual(['BAD_USER_INPUT']);
+    expect(byField(ofRequest(await logOf(tenant), requestId)).map((e) => [e.field, e.outcome, e.errorCode])).toEqual([
+      ['apiKeys', 'ERROR', 'BAD_USER_INPUT'],
+      ['viewer', 'ERROR', 'BAD_USER_INPUT'],
+    ]);
+  });
+});
+
 describe('where events land', () => {
   let tenant: Tenant;
   beforeAll(async () => {
@@ -432,6 +472,18 @@ describe('filters and pagination', () => {
       { token: tenant.owner.token },
     );
     expect(codes(forged.body)).toEqual(['BAD_USER_INPUT']);
+  });
+
+  it('rejects a malformed since with BAD_USER_INPUT naming the value and where it is, written inline or as a variable', async () => {
+    const tenant = await tenantOf();
+    const key = asKey(tenant.dev.fullAccessKey.secret);
+    const inline = await call('{ activity(filter: { since: "nope" }) { totalCount } }', {}, key);
+    expect(codes(inline.body)).toEqual(['BAD_USER_INPUT']);
+    expect(inline.body.errors![0]!.message).toMatch(/DateTime.*"nope".*ISO-8601/);
+    expect(inline.body.errors![0]!.locations).toEqual([{ line: 1, column: 29 }]);
+    const variable = await call('query($s: DateTime) { activity(filter: { since: $s }) { totalCount } }', { s: 'nope' }, key);
+    expect(codes(variable.body)).toEqual(['BAD_USER_INPUT']);
+    expect(variable.body.errors![0]!.message).toMatch(/\$s.*"nope".*ISO-8601/);
   });
 });
 

@@ -3,6 +3,7 @@ import {
   ApiKeyDetailDocument,
   ApiKeysDocument,
   ChangeGracePeriodDocument,
+  ConnectIntegrationDocument,
   CreateScopedKeyDocument,
   RevealApiKeyDocument,
   RevokeApiKeyDocument,
@@ -469,6 +470,65 @@ describe('revokeApiKey', () => {
       expect(codes(body)).toEqual(['IMMUTABLE_KEY']);
     }
     expect(await permissionsOf(tenant.dev.fullAccessKey.secret)).toHaveLength(10);
+  });
+});
+
+describe('immutable keys, whoever asks', () => {
+  let tenant: Tenant;
+  beforeAll(async () => {
+    tenant = await seedTenant(t);
+  });
+
+  it('answers IMMUTABLE_KEY to re-scoping, renaming or revoking default and integration keys, for the full access key and scoped keys as for owners', async () => {
+    const { body: connected } = await t.run(
+      ConnectIntegrationDocument,
+      { input: { type: 'ZAPIER' } },
+      { key: tenant.dev.fullAccessKey.secret },
+    );
+    const integrationKeyId = connected.data!.connectIntegration.integration.apiKey!.id;
+    const manager = await tenant.scopedKey(['api_keys:write', 'customers:write', 'subscriptions:write', 'coupons:write']);
+    const targets = [tenant.dev.fullAccessKey.row.id, tenant.dev.publishableKey.row.id, integrationKeyId];
+    const callers: Credential[] = [
+      { key: tenant.dev.fullAccessKey.secret },
+      { key: manager.secret },
+      { token: tenant.owner.token },
+    ];
+    for (const caller of callers) {
+      for (const id of targets) {
+        const attempts = {
+          rescope: await t.run(UpdateApiKeyScopesDocument, { input: { id, scopes: ['customers:read'] } }, caller),
+          rename: await t.run(UpdateApiKeyDocument, { input: { id, name: 'Renamed' } }, caller),
+          revoke: await t.run(RevokeApiKeyDocument, { input: { id } }, caller),
+        };
+        for (const [what, { body }] of Object.entries(attempts)) expect(codes(body), `${what} ${id}`).toEqual(['IMMUTABLE_KEY']);
+      }
+    }
+    expect(await permissionsOf(tenant.dev.fullAccessKey.secret)).toHaveLength(10);
+  });
+
+  it('answers FORBIDDEN naming api_keys:write to a caller who may not manage keys at all', async () => {
+    const reader = await tenant.scopedKey(['api_keys:read']);
+    const { body } = await t.run(
+      RevokeApiKeyDocument,
+      { input: { id: tenant.dev.fullAccessKey.row.id } },
+      { key: reader.secret },
+    );
+    expect(codes(body)).toEqual(['FORBIDDEN']);
+    expect(body.errors![0]!.message).toContain('api_keys:write');
+  });
+
+  it('names the missing permissions when a scoped key may not rotate the full access key', async () => {
+    const manager = await tenant.scopedKey(['api_keys:write']);
+    const { body } = await t.run(
+      RotateApiKeyDocument,
+      { input: { id: tenant.dev.fullAccessKey.row.id, expireOldKeyIn: 'NOW' } },
+      { key: manager.secret },
+    );
+    expect(codes(body)).toEqual(['FORBIDDEN']);
+    expect(body.errors![0]!.message).toMatch(/Missing permission: .*customers:write/);
+    expect(body.errors![0]!.extensions!.requiredPermissions).toEqual(
+      expect.arrayContaining(['customers:write', 'coupons:write']),
+    );
   });
 });
 

@@ -183,6 +183,29 @@ describe('hostile input', () => {
     await stillServes();
   });
 
+  it('literal lists nested 1,000 to 3,000 deep (parser stack) → coded BAD_USER_INPUT, never INTERNAL', async () => {
+    for (const depth of [1000, 2000, 2500, 3000]) {
+      const deep = `${'['.repeat(depth)}${']'.repeat(depth)}`;
+      const reply = await post(
+        json(`mutation { updateCustomer(input: { customerId: "c", metadata: ${deep} }) { customer { id } } }`),
+      );
+      expectCoded(reply, reply.status, 'BAD_USER_INPUT');
+      expect(reply.status, String(depth)).toBeLessThan(500);
+    }
+    await stillServes();
+  });
+
+  it('JSON metadata nested 8,000 deep in a variable → BAD_USER_INPUT naming metadata and the depth limit', async () => {
+    // Written by hand: JSON.stringify itself cannot go this deep.
+    const query = JSON.stringify(
+      'mutation($m: JSON) { createCustomer(input: { customerId: "deep-json", metadata: $m }) { customer { id } } }',
+    );
+    const reply = await post(`{"query":${query},"variables":{"m":${'['.repeat(8000)}${']'.repeat(8000)}}}`);
+    expectCoded(reply, 200, 'BAD_USER_INPUT');
+    expect(reply.body!.errors![0]!.message).toMatch(/^metadata: .*32 levels/);
+    await stillServes();
+  });
+
   it('a 1 MB string variable → 413; a 90 KB one → a coded error, not INTERNAL', async () => {
     const q = 'query($id: String!) { customer(customerId: $id) { id } }';
     expectCoded(await post(json(q, { id: 'x'.repeat(1024 * 1024) })), 413, 'BAD_USER_INPUT');

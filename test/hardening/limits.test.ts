@@ -1,9 +1,12 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Kind, parse, print, visit } from 'graphql';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { codes, seedTenant, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
 
 /**
  * Operation limits at their defaults (README "Limits"): depth 12, aliases 30,
- * directives 20, tokens 2000, cost 5000, body 102400 bytes. Each rejects just
+ * directives 20, tokens 2000, cost 50000, body 102400 bytes. Each rejects just
  * over with a coded BAD_USER_INPUT naming the limit, accepts just under, and
  * the server keeps serving.
  */
@@ -122,23 +125,42 @@ describe('tokens (2000)', () => {
   });
 });
 
+/** n list fields at the largest page size: each costs 1625 in Armor's model (a literal `first: 100` multiplies its selection). */
 const costly = (n: number) =>
-  `{ ${Array.from(
-    { length: n },
-    (_, i) =>
-      `c${i}: apiKeys { edges { node { environment { account { environments { account { environments { account { id } } } } } } } } }`,
-  ).join(' ')} }`;
+  `{ ${Array.from({ length: n }, (_, i) => `${i ? `c${i}: ` : ''}apiKeys(first: 100) { edges { node { id name } } }`).join(' ')} }`;
 
-describe('cost (5000)', () => {
-  it('accepts a query costing just under 5000 (26 deep branches)', async () => {
-    const { body } = await t.query(costly(26), {}, asKey());
+describe('cost (50000)', () => {
+  it('accepts a query costing just under 50000 (30 pages of 100 keys)', async () => {
+    const { body } = await t.query(costly(30), {}, asKey());
     expect(body.errors).toBeUndefined();
-    expect(Object.keys(body.data ?? {})).toHaveLength(26);
+    expect(Object.keys(body.data ?? {})).toHaveLength(30);
   });
-  it('rejects one costing just over (27 branches) with a coded BAD_USER_INPUT naming the cost limit, and keeps serving', async () => {
-    const { body } = await t.query(costly(27), {}, asKey());
-    expectLimitRejection(body, /cost limit of 5000/i);
+  it('rejects one costing just over (31 pages) with a coded BAD_USER_INPUT naming the cost limit, and keeps serving', async () => {
+    const { body } = await t.query(costly(31), {}, asKey());
+    expectLimitRejection(body, /^Query cost limit of 50000 exceeded/i);
     await stillServes();
+  });
+  it('lets every contract operation through at the largest page size, `first: 100` written inline', async () => {
+    const contract = parse(readFileSync(path.resolve(import.meta.dirname, '../contract/operations.graphql'), 'utf8'));
+    const fragments = contract.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION);
+    const operations = contract.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
+    expect(operations.length).toBeGreaterThan(20);
+    for (const operation of operations) {
+      const inlined = visit(operation, {
+        Argument: (node) =>
+          node.name.value === 'first' && node.value.kind === Kind.VARIABLE
+            ? { ...node, value: { kind: Kind.INT, value: '100' } }
+            : undefined,
+      });
+      const source = print({ kind: Kind.DOCUMENT, definitions: [inlined, ...fragments] });
+      // Mutations and queries with required variables stop at variable coercion, after every limit has passed.
+      const { body } = await t.query(source, {}, asKey());
+      const messages = (body.errors ?? []).map((e) => e.message);
+      expect(
+        messages.filter((m) => /limit of/i.test(m)),
+        `${operation.name?.value}: ${messages.join(' | ')}`,
+      ).toEqual([]);
+    }
   });
 });
 

@@ -126,6 +126,9 @@ describe('connectIntegration', () => {
     // Shown once: no read gives it back.
     const detail = await t.run(ApiKeyDetailDocument, { id: keyId }, { token: tenant.owner.token });
     expect(detail.body.data!.apiKey!.auditLog.edges.map((e) => e.node.event)).toEqual(['KEY_CREATED']);
+    const created = detail.body.data!.apiKey!.auditLog.edges[0]!.node.details as { integration: string; scopes: string[] };
+    expect(created.integration).toBe(type);
+    expect(sorted(created.scopes)).toEqual(sorted(EXPECTED_SCOPES[type]));
     const list = await t.run(IntegrationsDocument, { environmentId: tenant.dev.id }, { token: tenant.owner.token });
     for (const body of [detail.body, list.body]) expect(JSON.stringify(body)).not.toContain(secret);
   });

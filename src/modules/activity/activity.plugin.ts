@@ -1,7 +1,7 @@
 import {
   type DocumentNode,
   type FieldNode,
-  type GraphQLError,
+  GraphQLError,
   type GraphQLObjectType,
   type GraphQLSchema,
   getArgumentValues,
@@ -10,10 +10,14 @@ import {
   type OperationTypeNode,
   type SelectionSetNode,
 } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
+import type { GraphQLParams, Plugin } from 'graphql-yoga';
 import type { RequestContext } from '../../context.js';
+import { principalOf } from '../../plugins/gatekeeper.js';
 import type { Metrics } from '../../plugins/metrics.js';
+import { requestIdOf } from '../../plugins/request-id.js';
+import type { Clock } from '../../shared/clock.js';
 import { newId } from '../../shared/ids.js';
+import type { Principal } from '../auth/principal.js';
 import { activityLabel } from './activity.labels.js';
 import type { ActivityRecorder, PendingActivity } from './activity.recorder.js';
 import type { ActivityOutcome } from './activity.table.js';
@@ -30,9 +34,21 @@ function rootFields(selectionSet: SelectionSetNode, fragments: Map<string, Selec
   });
 }
 
-function outcomeOf(errors: readonly GraphQLError[], responseKey: string): { outcome: ActivityOutcome; errorCode: string | null } {
-  // An error without a path (invalid variables, say) failed the whole operation, so every root field.
-  const error = errors.find((e) => e.path?.[0] === responseKey) ?? errors.find((e) => !e.path?.length);
+/**
+ * A root field's outcome: its own error, else an error of the whole
+ * operation (invalid variables, say), else, when the operation produced no
+ * data at all (another non-null root field failed), the first error: the
+ * field's result was thrown away with the rest.
+ */
+function outcomeOf(
+  errors: readonly GraphQLError[],
+  responseKey: string,
+  operationFailed: boolean,
+): { outcome: ActivityOutcome; errorCode: string | null } {
+  const error =
+    errors.find((e) => e.path?.[0] === responseKey) ??
+    errors.find((e) => !e.path?.length) ??
+    (operationFailed ? errors[0] : undefined);
   if (!error) return { outcome: 'SUCCESS', errorCode: null };
   const code = String(error.extensions?.code ?? 'INTERNAL');
   return { outcome: DENIAL_CODES.has(code) ? 'DENIED' : 'ERROR', errorCode: code };
@@ -47,11 +63,6 @@ function locator(args: Record<string, unknown>): string | null {
   return null;
 }
 
-/**
- * The activity log (SPEC §3): after each execution, one event per root field
- * with its outcome, actor, key and request id, handed to the recorder. Nothing
- * is written on the request path.
- */
 /** What the activity log needs from an operation: its type, root type and root fields. */
 interface OperationShape {
   operation: OperationTypeNode;
@@ -90,13 +101,71 @@ function shapeOf(document: DocumentNode, operationName: string | null | undefine
   return shape;
 }
 
+interface Call {
+  principal: Principal;
+  requestId: string;
+  startedAt: Date;
+  shape: OperationShape;
+  errors: readonly GraphQLError[];
+  /** True when the response carries no data (the operation failed as a whole). */
+  failed: boolean;
+  variables: Record<string, unknown> | null | undefined;
+}
+
 /**
- * The activity log (SPEC §3): after each execution, one event per root field
- * with its outcome, actor, key and request id, handed to the recorder. Nothing
- * is written on the request path.
+ * The activity log (SPEC §3): one event per root field of every operation
+ * with its outcome, actor, key and request id, handed to the recorder
+ * (nothing is written on the request path). Operations that executed are
+ * recorded when execution ends; operations refused by validation (a limit,
+ * an unknown field) are recorded then, every root field as ERROR.
  */
-export function useActivityLog(recorder: ActivityRecorder, metrics?: Metrics): Plugin<RequestContext> {
+export function useActivityLog(recorder: ActivityRecorder, clock: Clock, metrics?: Metrics): Plugin<RequestContext> {
+  function record({ principal, requestId, startedAt, shape, errors, failed, variables }: Call): void {
+    const key = principal.kind === 'API_KEY' ? principal.key : null;
+    const createdAt = startedAt.toISOString();
+    const events: PendingActivity[] = shape.fields.map((node) => {
+      const field = node.name.value;
+      const { outcome, errorCode } = outcomeOf(errors, node.alias?.value ?? field, failed);
+      return {
+        row: {
+          id: newId('act'),
+          account_id: key?.account_id ?? null,
+          environment_id: key?.environment_id ?? null,
+          action: activityLabel(field),
+          field,
+          operation_type: shape.operation,
+          outcome,
+          error_code: errorCode,
+          actor_type: principal.actor.type,
+          actor_id: principal.actor.id,
+          actor_name: principal.actor.displayName,
+          api_key_id: key?.id ?? null,
+          request_id: requestId,
+          created_at: createdAt,
+        },
+        // A key's environment is known; a user's call is placed by the object it names.
+        locateBy: key ? null : locator(argumentsOf(shape.rootType, node, variables)),
+        reachableAccounts: principal.kind === 'USER' ? [...principal.roles.keys()] : [],
+      };
+    });
+    recorder.record(events);
+    for (const { row } of events) metrics?.operations.inc({ operation: row.field, outcome: row.outcome });
+  }
+
   return {
+    onValidate({ context, params }) {
+      const startedAt = clock.now();
+      return ({ result }) => {
+        if (!result.length) return;
+        const { request, params: request_params } = context as { request?: Request; params?: GraphQLParams };
+        const principal = request && principalOf(request);
+        const shape = principal && shapeOf(params.documentAST, request_params?.operationName, params.schema);
+        if (!request || !principal || !shape) return;
+        const errors = result.map((e) => withoutPath(e));
+        const variables = request_params?.variables ?? null;
+        record({ principal, requestId: requestIdOf(request), startedAt, shape, errors, failed: true, variables });
+      };
+    },
     onExecute({ args }) {
       const ctx = args.contextValue;
       const startedAt = ctx.clock.now();
@@ -106,41 +175,18 @@ export function useActivityLog(recorder: ActivityRecorder, metrics?: Metrics): P
           const shape = shapeOf(args.document, args.operationName, args.schema);
           if (!shape) return;
           const errors = result.errors ?? [];
+          const failed = errors.length > 0 && (result.data === null || result.data === undefined);
           const { principal, requestId } = ctx;
-          const key = principal.kind === 'API_KEY' ? principal.key : null;
-          const createdAt = startedAt.toISOString();
-          const events: PendingActivity[] = shape.fields.map((node) => {
-            const field = node.name.value;
-            const { outcome, errorCode } = outcomeOf(errors, node.alias?.value ?? field);
-            return {
-              row: {
-                id: newId('act'),
-                account_id: key?.account_id ?? null,
-                environment_id: key?.environment_id ?? null,
-                action: activityLabel(field),
-                field,
-                operation_type: shape.operation,
-                outcome,
-                error_code: errorCode,
-                actor_type: principal.actor.type,
-                actor_id: principal.actor.id,
-                actor_name: principal.actor.displayName,
-                api_key_id: key?.id ?? null,
-                request_id: requestId,
-                created_at: createdAt,
-              },
-              // A key's environment is known; a user's call is placed by the object it names.
-              locateBy: key ? null : locator(argumentsOf(shape.rootType, node, args.variableValues)),
-              reachableAccounts: principal.kind === 'USER' ? [...principal.roles.keys()] : [],
-            };
-          });
-          recorder.record(events);
-          for (const { row } of events) metrics?.operations.inc({ operation: row.field, outcome: row.outcome });
+          record({ principal, requestId, startedAt, shape, errors, failed, variables: args.variableValues });
         },
       };
     },
   };
 }
+
+/** Validation errors concern the document, not a response path: they fail every root field. */
+const withoutPath = (error: GraphQLError): GraphQLError =>
+  error.path?.length ? new GraphQLError(error.message, { extensions: error.extensions }) : error;
 
 function argumentsOf(
   rootType: GraphQLObjectType,

@@ -52,14 +52,20 @@ async function changeKey<T>(
   id: string,
   action: KeyAction,
   change: (locked: LockedKey) => Promise<T>,
+  /** Further IMMUTABLE_KEY checks of this action (a rename, say). */
+  assertMutable: (key: ApiKeyRow) => void = () => {},
 ): Promise<T> {
   const { grants } = await reachKey(ctx, id);
   let changed = false;
   const result = await ctx.db.transaction().execute(async (trx) => {
     const key = await lockKey(trx, id, ctx.deps.database.dialect);
     if (!key) throw notFound('API key');
-    await authorizeKeyAction(ctx, grants, action, key);
+    // Who may manage keys at all, then what no caller may do to this key (IMMUTABLE_KEY,
+    // whoever asks), then whether this caller may act on it (no escalation).
+    assertGranted(grants, P.apiKeysWrite);
     assertMutableFor(action, key);
+    assertMutable(key);
+    await authorizeKeyAction(ctx, grants, action, key, trx);
     const now = ctx.clock.now();
     const apply: LockedKey['apply'] = async (patch, event, details = null) => {
       await updateKey(trx, key.id, patch);
@@ -133,21 +139,29 @@ export async function updateApiKey(
   const name = input.name == null ? undefined : requireText('name', input.name, KEY_NAME_MAX);
   const description =
     input.description === undefined ? undefined : optionalText('description', input.description, KEY_DESCRIPTION_MAX);
-  return changeKey(ctx, input.id, 'update', async ({ key, apply }) => {
+  const assertRenamable = (key: ApiKeyRow) => {
     if (name !== undefined && name !== key.name && key.type !== 'SCOPED') {
       throw immutableKey(`${key.type} keys keep their name; only scoped keys can be renamed.`);
     }
-    const details: Record<string, unknown> = {};
-    if (name !== undefined && name !== key.name) details.name = { from: key.name, to: name };
-    if (description !== undefined && description !== key.description)
-      details.description = { from: key.description, to: description };
-    if (Object.keys(details).length === 0) return key;
-    return apply(
-      { name: name ?? key.name, description: description === undefined ? key.description : description },
-      'KEY_UPDATED',
-      details,
-    );
-  });
+  };
+  return changeKey(
+    ctx,
+    input.id,
+    'update',
+    async ({ key, apply }) => {
+      const details: Record<string, unknown> = {};
+      if (name !== undefined && name !== key.name) details.name = { from: key.name, to: name };
+      if (description !== undefined && description !== key.description)
+        details.description = { from: key.description, to: description };
+      if (Object.keys(details).length === 0) return key;
+      return apply(
+        { name: name ?? key.name, description: description === undefined ? key.description : description },
+        'KEY_UPDATED',
+        details,
+      );
+    },
+    assertRenamable,
+  );
 }
 
 /** updateApiKeyScopes: scoped keys only; the caller must hold both the old and the new scope. */

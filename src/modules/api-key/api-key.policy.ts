@@ -1,5 +1,7 @@
+import type { Transaction } from 'kysely';
 import type { RequestContext } from '../../context.js';
-import { forbidden, immutableKey } from '../../shared/errors.js';
+import type { Database } from '../../database/database.js';
+import { ErrorCode, immutableKey, KeygateError } from '../../shared/errors.js';
 import { assertGranted } from '../permission/permission.assert.js';
 import { P } from '../permission/permission.catalogue.js';
 import { canActOnScope, type Grants, isOwnerOnlyKeyType, keyGrants } from '../permission/permission.model.js';
@@ -27,29 +29,37 @@ export function assertMutableFor(action: KeyAction, key: Pick<ApiKeyRow, 'type'>
 }
 
 /**
- * The no-escalation rule (SPEC §4), for every lifecycle path: the caller needs
- * `api_keys:write`; an API key may act only on keys whose permissions are all
- * its own, and never on the full access key or an integration key (owners
- * do that). Throws FORBIDDEN naming what is missing.
+ * The no-escalation rule (SPEC §4), for every lifecycle path, once the caller
+ * holds `api_keys:write` and the key can take the change at all: an API key
+ * may act only on keys whose permissions are all its own, and never on the
+ * full access key or an integration key (owners do that). Throws FORBIDDEN
+ * naming what is missing.
  */
 export async function authorizeKeyAction(
   ctx: RequestContext,
   grants: Grants,
   action: KeyAction,
   target: ApiKeyRow,
+  /** The transaction holding the key's lock: on SQLite it holds the only connection, so reads go through it. */
+  trx: Transaction<Database>,
 ): Promise<void> {
   assertGranted(grants, P.apiKeysWrite);
   if (ctx.principal.kind !== 'API_KEY') return;
-  if (isOwnerOnlyKeyType(target.type)) {
-    throw forbidden(
-      `An API key cannot ${VERB[action]} the ${target.type === 'FULL_ACCESS' ? 'full access key' : 'integration key'}; an account owner can.`,
-    );
-  }
   const targetGrants = keyGrants({
     type: target.type,
     scopes: storedScopes(target),
-    integrationType: await integrationTypeOfKey(ctx.loaders.integration, target),
+    integrationType: await integrationTypeOfKey(trx, target),
   });
+  if (isOwnerOnlyKeyType(target.type)) {
+    const missing = [...targetGrants].filter((p) => !grants.has(p));
+    const label = target.type === 'FULL_ACCESS' ? 'full access key' : 'integration key';
+    throw new KeygateError(
+      ErrorCode.FORBIDDEN,
+      `An API key cannot ${VERB[action]} the ${label}; an account owner can.` +
+        (missing.length ? ` Missing permission: ${missing.join(' and ')}.` : ''),
+      missing.length ? { requiredPermissions: missing } : {},
+    );
+  }
   assertWithinScope(grants, targetGrants, `${VERB[action]} this key`);
 }
 
@@ -58,5 +68,9 @@ export function assertWithinScope(grants: Grants, wanted: Iterable<string>, what
   const wantedSet = new Set(wanted);
   if (canActOnScope(grants, wantedSet)) return;
   const missing = [...wantedSet].filter((p) => !grants.has(p));
-  throw forbidden(`Cannot ${what}: it would need permissions you do not hold (${missing.join(', ')}).`);
+  throw new KeygateError(
+    ErrorCode.FORBIDDEN,
+    `Cannot ${what}: it would need permissions you do not hold. Missing permission: ${missing.join(' and ')}.`,
+    { requiredPermissions: missing },
+  );
 }

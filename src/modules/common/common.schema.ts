@@ -13,7 +13,8 @@ builder.scalarType('DateTime', {
   },
   parseLiteral: (ast) => {
     const date = ast.kind === Kind.STRING ? new Date(ast.value) : null;
-    if (!date || Number.isNaN(date.getTime())) throw new GraphQLError('DateTime must be an ISO-8601 string.');
+    // Not a GraphQLError: validation then wraps it with the value and its location in the document.
+    if (!date || Number.isNaN(date.getTime())) throw new TypeError('DateTime must be an ISO-8601 string.');
     return date;
   },
 });

@@ -9,7 +9,7 @@ import { grantsOn } from '../auth/principal.js';
 import { resolveEnvironment } from '../environment/environment.service.js';
 import { assertGranted } from '../permission/permission.assert.js';
 import { P } from '../permission/permission.catalogue.js';
-import type { IntegrationType } from '../permission/permission.model.js';
+import { type IntegrationType, keyScopes } from '../permission/permission.model.js';
 import { listConnectedIntegrations } from './integration.repository.js';
 import type { IntegrationRow } from './integration.table.js';
 
@@ -48,6 +48,10 @@ export async function connectIntegration(
         integrationId,
         actor: ctx.principal.actor,
         now,
+        createdDetails: {
+          integration: input.type,
+          scopes: keyScopes({ type: 'INTEGRATION', scopes: null, integrationType: input.type }),
+        },
       });
       const integration: IntegrationRow = {
         id: integrationId,
