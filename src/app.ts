@@ -7,6 +7,8 @@ import { ActivityRecorder } from './modules/activity/activity.recorder.js';
 import { KeyUsageRecorder } from './modules/api-key/api-key.usage.js';
 import { KeyCache } from './modules/auth/key-cache.js';
 import { SessionTokens } from './modules/auth/session.js';
+import { type BucketStore, MemoryBuckets, RateLimiter } from './plugins/rate-limit.js';
+import { RedisBuckets } from './plugins/redis-buckets.js';
 import { type Clock, SECOND, systemClock } from './shared/clock.js';
 import { createLogger } from './shared/logger.js';
 import { SecretBox } from './shared/secret-box.js';
@@ -17,7 +19,9 @@ export const DEFAULT_KEY_CACHE_TTL_MS = 10 * SECOND;
 
 export interface KeygateOptions {
   config: Pick<Config, 'databaseUrl' | 'databasePoolSize' | 'masterKey' | 'sessionSecret' | 'logLevel'> &
-    Partial<Pick<Config, 'keyCacheTtlMs' | 'limits' | 'rateLimit' | 'metricsToken' | 'identityProvider'>>;
+    Partial<
+      Pick<Config, 'keyCacheTtlMs' | 'limits' | 'rateLimit' | 'metricsToken' | 'identityProvider' | 'redisUrl' | 'redisPrefix'>
+    >;
   clock?: Clock;
   /** Where logs go (tests capture them); stdout by default. */
   logDestination?: DestinationStream;
@@ -63,17 +67,24 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
     logger,
   };
   if (database.dedicatedClient) await deps.keyCache.listen(database.dedicatedClient);
+  // Rate-limit buckets: shared through Redis when configured, else this instance's memory.
+  let buckets: BucketStore = new MemoryBuckets();
+  if (config.redisUrl) {
+    const shared = new RedisBuckets({ url: config.redisUrl, prefix: config.redisPrefix ?? 'keygate:', logger });
+    await shared.started();
+    buckets = shared;
+  }
   const yoga = createKeygateYoga(deps, {
     activityLog: options.activityLog ?? true,
     limits: config.limits ?? parseLimits(),
-    rateLimit: config.rateLimit ?? parseRateLimit(),
+    rateLimiter: new RateLimiter(config.rateLimit ?? parseRateLimit(), buckets),
     metricsToken: config.metricsToken ?? null,
   });
   return {
     deps,
     yoga,
     async close() {
-      await Promise.all([keyUsage.flush(), deps.activity.close(), deps.keyCache.close()]);
+      await Promise.all([keyUsage.flush(), deps.activity.close(), deps.keyCache.close(), buckets.close?.()]);
       await database.close();
     },
   };

@@ -21,6 +21,10 @@ export interface Config {
   rateLimit: RateLimitConfig;
   /** KEYGATE_KEY_CACHE_TTL_MS: how long a verified key is trusted without a database read; 0 disables the cache. */
   keyCacheTtlMs: number;
+  /** KEYGATE_REDIS_URL: share rate limits between instances through this Redis; null keeps them per instance. */
+  redisUrl: string | null;
+  /** KEYGATE_REDIS_PREFIX: prepended to every Redis key (default `keygate:`). */
+  redisPrefix: string;
   /** KEYGATE_METRICS_TOKEN: when set, `/metrics` answers only `Authorization: Bearer <token>`. */
   metricsToken: string | null;
   /** KEYGATE_HEAP_GROWTH_PERCENT: see `tuneHeap` in server.ts; 0 keeps V8's own heap growth. */
@@ -75,6 +79,8 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimit: parseRateLimit(env),
     heapGrowthPercent: parseHeapGrowthPercent(env),
     metricsToken: env.KEYGATE_METRICS_TOKEN || null,
+    redisUrl: env.KEYGATE_REDIS_URL || null,
+    redisPrefix: env.KEYGATE_REDIS_PREFIX || 'keygate:',
     notices,
   };
 }

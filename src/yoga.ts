@@ -16,7 +16,7 @@ import { useErrorPolicy } from './plugins/error-policy.js';
 import { principalOf, useGatekeeper } from './plugins/gatekeeper.js';
 import { createMetrics } from './plugins/metrics.js';
 import { useOperations } from './plugins/operations.js';
-import { type RateLimitConfig, RateLimiter } from './plugins/rate-limit.js';
+import type { RateLimiter } from './plugins/rate-limit.js';
 import { requestIdOf, useRequestId } from './plugins/request-id.js';
 import { schema } from './schema.js';
 import { ErrorCode, KeygateError, serviceUnavailable, unauthenticated } from './shared/errors.js';
@@ -55,7 +55,7 @@ function yogaLogger(logger: Logger): YogaLogger {
 export interface KeygateYogaOptions {
   activityLog: boolean;
   limits: OperationLimits;
-  rateLimit: RateLimitConfig;
+  rateLimiter: RateLimiter;
   /** Bearer token `/metrics` requires; null leaves it open (keep it off public networks then). */
   metricsToken: string | null;
 }
@@ -114,7 +114,7 @@ export function createKeygateYoga(deps: Deps, options: KeygateYogaOptions): Keyg
       useOperations(deps, metrics, { graphqlEndpoint: GRAPHQL_ENDPOINT, metricsToken: options.metricsToken }),
       useGatekeeper(deps, {
         maxBodyBytes: limits.maxBodyBytes,
-        limiter: new RateLimiter(options.rateLimit),
+        limiter: options.rateLimiter,
         metrics,
         graphqlEndpoint: GRAPHQL_ENDPOINT,
       }),

@@ -131,7 +131,7 @@ export function useGatekeeper(deps: Deps, options: GatekeeperOptions): Plugin {
         );
       }
       const address = clientAddress(serverContext);
-      const blockedFor = limiter.blockedAddress(address);
+      const blockedFor = await limiter.blockedAddress(address);
       if (blockedFor !== null) {
         metrics.rateLimited.inc({ limit: 'failed_auth_address' });
         return endResponse(
@@ -163,11 +163,11 @@ export function useGatekeeper(deps: Deps, options: GatekeeperOptions): Plugin {
       }
       if (!principal) {
         metrics.authenticationFailures.inc({ reason: credential === null ? 'missing' : 'invalid' });
-        if (credential !== null) limiter.failedAuthentication(address);
+        if (credential !== null) await limiter.failedAuthentication(address);
         return endResponse(refuse(401, ErrorCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE));
       }
       if (principal.kind === 'API_KEY') {
-        const taken = limiter.takeForKey(principal.key.id);
+        const taken = await limiter.takeForKey(principal.key.id);
         if (!taken.ok) {
           metrics.rateLimited.inc({ limit: 'api_key' });
           return endResponse(

@@ -38,48 +38,71 @@ export interface RateLimitConfig {
   failedAuthPerMinute: number;
 }
 
+export type Take = { ok: true } | { ok: false; retryAfterSeconds: number };
+
+/** Where buckets live: this process (the default), or Redis shared by every instance. */
+export interface BucketStore {
+  /** Takes a token from bucket `id` (created full), or says how long to wait. */
+  take(id: string, rate: number, burst: number): Take | Promise<Take>;
+  /** null when a token is available, else seconds to wait; takes nothing. */
+  peek(id: string, rate: number, burst: number): number | null | Promise<number | null>;
+  close?(): Promise<void>;
+}
+
+/** Buckets in this process's memory; old ones are dropped so memory stays bounded. */
+export class MemoryBuckets implements BucketStore {
+  private readonly buckets = new Map<string, TokenBucket>();
+  constructor(private readonly now: () => number = Date.now) {}
+
+  take(id: string, rate: number, burst: number): Take {
+    return this.bucket(id, rate, burst).take(this.now());
+  }
+
+  /** A bucket never taken from is full: only existing buckets can say wait. */
+  peek(id: string): number | null {
+    return this.buckets.get(id)?.peek(this.now()) ?? null;
+  }
+
+  private bucket(id: string, rate: number, burst: number): TokenBucket {
+    let bucket = this.buckets.get(id);
+    if (!bucket) {
+      if (this.buckets.size >= 200_000) this.buckets.delete(this.buckets.keys().next().value!);
+      bucket = new TokenBucket(rate, burst, this.now());
+      this.buckets.set(id, bucket);
+    }
+    return bucket;
+  }
+}
+
 /**
- * In-memory (per instance) limits: a bucket per API key, and a bucket of
- * failed authentications per client address. Old buckets are dropped so
- * memory stays bounded.
+ * The per-key limit and the failed-authentication limit per client address
+ * (README "Limits"), over a bucket store: in memory by default (each
+ * instance counts alone), or shared through Redis (KEYGATE_REDIS_URL).
  */
 export class RateLimiter {
-  private readonly keys = new Map<string, TokenBucket>();
-  private readonly failures = new Map<string, TokenBucket>();
-
   constructor(
     private readonly config: RateLimitConfig,
-    private readonly now: () => number = Date.now,
+    private readonly store: BucketStore = new MemoryBuckets(),
   ) {}
 
   /** One request by an API key. */
-  takeForKey(keyId: string) {
+  async takeForKey(keyId: string): Promise<Take> {
     const rate = this.config.overrides.get(keyId) ?? this.config.perKey;
-    if (rate <= 0) return { ok: true as const };
-    return this.bucket(this.keys, keyId, rate, rate * 2).take(this.now());
+    if (rate <= 0) return { ok: true };
+    return this.store.take(`key:${keyId}`, rate, rate * 2);
   }
 
   /** Whether this address is currently refused for too many failed authentications (without counting). */
-  blockedAddress(address: string): number | null {
-    const bucket = this.failures.get(address);
-    if (!bucket || this.config.failedAuthPerMinute <= 0) return null;
-    return bucket.peek(this.now());
+  async blockedAddress(address: string): Promise<number | null> {
+    const perMinute = this.config.failedAuthPerMinute;
+    if (perMinute <= 0) return null;
+    return this.store.peek(`addr:${address}`, perMinute / 60, perMinute);
   }
 
   /** Counts a failed authentication from an address. */
-  failedAuthentication(address: string): void {
+  async failedAuthentication(address: string): Promise<void> {
     const perMinute = this.config.failedAuthPerMinute;
     if (perMinute <= 0) return;
-    this.bucket(this.failures, address, perMinute / 60, perMinute).take(this.now());
-  }
-
-  private bucket(map: Map<string, TokenBucket>, id: string, rate: number, burst: number): TokenBucket {
-    let bucket = map.get(id);
-    if (!bucket) {
-      if (map.size >= 100_000) map.delete(map.keys().next().value!);
-      bucket = new TokenBucket(rate, burst, this.now());
-      map.set(id, bucket);
-    }
-    return bucket;
+    await this.store.take(`addr:${address}`, perMinute / 60, perMinute);
   }
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createKeygate, type Keygate } from '../../src/app.js';
 import { bootstrapAccount } from '../../src/modules/account/account.service.js';
-import { type RateLimitConfig, RateLimiter, TokenBucket } from '../../src/plugins/rate-limit.js';
+import { MemoryBuckets, type RateLimitConfig, RateLimiter, TokenBucket } from '../../src/plugins/rate-limit.js';
 import { type RunningServer, startServer } from '../../src/server.js';
 import { freshDatabaseUrl } from '../harness/database.js';
 import { testKeygateConfig } from '../harness/keygate.js';
@@ -76,7 +76,7 @@ describe('TokenBucket (injected clock)', () => {
     expect(bucket.peek(2000)).toBeNull();
   });
 
-  it('RateLimiter: per key buckets, overrides, 0 = off, failed authentications per address', () => {
+  it('RateLimiter: per key buckets, overrides, 0 = off, failed authentications per address', async () => {
     let now = 0;
     const limiter = new RateLimiter(
       {
@@ -87,19 +87,24 @@ describe('TokenBucket (injected clock)', () => {
         ]),
         failedAuthPerMinute: 3,
       },
-      () => now,
+      new MemoryBuckets(() => now),
     );
-    expect([1, 2, 3].map(() => limiter.takeForKey('k_slow').ok)).toEqual([true, true, false]);
-    expect(Array.from({ length: 7 }, () => limiter.takeForKey('k_fast').ok)).toEqual([true, true, true, true, true, true, false]);
-    expect(Array.from({ length: 50 }, () => limiter.takeForKey('k_free').ok).every(Boolean)).toBe(true);
+    const takes = async (key: string, n: number) => {
+      const out: boolean[] = [];
+      for (let i = 0; i < n; i++) out.push((await limiter.takeForKey(key)).ok);
+      return out;
+    };
+    expect(await takes('k_slow', 3)).toEqual([true, true, false]);
+    expect(await takes('k_fast', 7)).toEqual([true, true, true, true, true, true, false]);
+    expect((await takes('k_free', 50)).every(Boolean)).toBe(true);
     for (let i = 0; i < 3; i++) {
-      expect(limiter.blockedAddress('10.0.0.1')).toBeNull();
-      limiter.failedAuthentication('10.0.0.1');
+      expect(await limiter.blockedAddress('10.0.0.1')).toBeNull();
+      await limiter.failedAuthentication('10.0.0.1');
     }
-    expect(limiter.blockedAddress('10.0.0.1')).toBe(20);
-    expect(limiter.blockedAddress('10.0.0.2')).toBeNull();
+    expect(await limiter.blockedAddress('10.0.0.1')).toBe(20);
+    expect(await limiter.blockedAddress('10.0.0.2')).toBeNull();
     now += 20_000;
-    expect(limiter.blockedAddress('10.0.0.1')).toBeNull();
+    expect(await limiter.blockedAddress('10.0.0.1')).toBeNull();
   });
 });
 
