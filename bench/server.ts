@@ -85,7 +85,7 @@ if (mode === 'ceiling') {
 } else if (mode === 'keygate') {
   const { createKeygate } = await import('../src/app.js');
   const { parseHeapGrowthPercent, parseRateLimit } = await import('../src/config.js');
-  const { tuneHeap } = await import('../src/server.js');
+  const { tuneHeap } = await import('../src/shared/heap.js');
   // As `keygate serve` does.
   tuneHeap(parseHeapGrowthPercent(process.env));
   const { bootstrapAccount } = await import('../src/modules/account/account.service.js');

@@ -15,8 +15,9 @@ import {
   parseRole,
 } from './modules/account/account.service.js';
 import { findEnvironmentsByIds } from './modules/environment/environment.repository.js';
-import { startServer, tuneHeap } from './server.js';
+import { startServer } from './server.js';
 import { parseDuration } from './shared/duration.js';
+import { tuneHeap } from './shared/heap.js';
 import { packageRoot } from './shared/package-root.js';
 
 const USAGE = `Usage: keygate <command> [options]
