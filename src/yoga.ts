@@ -18,6 +18,7 @@ import { createMetrics } from './plugins/metrics.js';
 import { useOperations } from './plugins/operations.js';
 import type { RateLimiter } from './plugins/rate-limit.js';
 import { requestIdOf, useRequestId } from './plugins/request-id.js';
+import { useVariableCostLimit } from './plugins/variable-cost.js';
 import { schema } from './schema.js';
 import { ErrorCode, KeygateError, serviceUnavailable, unauthenticated } from './shared/errors.js';
 
@@ -136,6 +137,8 @@ export function createKeygateYoga(deps: Deps, options: KeygateYogaOptions): Keyg
       }),
       useErrorPolicy(deps.logger),
       ...(options.activityLog ? [useActivityLog(deps.activity, deps.clock, metrics)] : []),
+      // After the error policy and the activity log: a refusal here still reaches both.
+      useVariableCostLimit(limits.maxCost),
       useConsole(),
     ],
   });

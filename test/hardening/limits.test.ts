@@ -140,6 +140,17 @@ describe('cost (50000)', () => {
     expectLimitRejection(body, /^Query cost limit of 50000 exceeded/i);
     await stillServes();
   });
+  it('counts page sizes passed as variables too: the same 31 pages refused at first: $n = 100, accepted at 10', async () => {
+    const paged = (n: number) =>
+      `query($n: Int) { ${Array.from({ length: n }, (_, i) => `${i ? `c${i}: ` : ''}apiKeys(first: $n) { edges { node { id name } } }`).join(' ')} }`;
+    const refused = await t.query(paged(31), { n: 100 }, asKey());
+    expectLimitRejection(refused.body, /^Query cost limit of 50000 exceeded, found 50375\b/i);
+    const accepted = await t.query(paged(31), { n: 10 }, asKey());
+    expect(accepted.body.errors).toBeUndefined();
+    expect(Object.keys(accepted.body.data ?? {})).toHaveLength(31);
+    await stillServes();
+  });
+
   it('lets every contract operation through at the largest page size, `first: 100` written inline', async () => {
     const contract = parse(readFileSync(path.resolve(import.meta.dirname, '../contract/operations.graphql'), 'utf8'));
     const fragments = contract.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION);
