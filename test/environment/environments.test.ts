@@ -31,8 +31,9 @@ describe('permissions', () => {
 });
 
 describe('environments', () => {
-  it('shows a key only its own environment', async () => {
-    const { body } = await t.run(EnvironmentsDocument, {}, { key: tenant.prod.publishableKey.secret });
+  it('shows a server key only its own environment', async () => {
+    const scoped = await tenant.scopedKey(['coupons:read'], { environmentId: tenant.prod.id });
+    const { body } = await t.run(EnvironmentsDocument, {}, { key: scoped.secret });
     expect(body.data!.environments).toEqual([
       expect.objectContaining({
         id: tenant.prod.id,
@@ -42,6 +43,16 @@ describe('environments', () => {
         account: { id: tenant.accountId, name: tenant.result.account.name, plan: 'SCALE' },
       }),
     ]);
+  });
+
+  it('is FORBIDDEN to the publishable key (SPEC §5: customers, viewer and permissions only), by list and by id', async () => {
+    const key = { key: tenant.prod.publishableKey.secret };
+    const list = await t.run(EnvironmentsDocument, {}, key);
+    expect(codes(list.body)).toEqual(['FORBIDDEN']);
+    expect(list.body.errors![0]!.message).toContain('environment:read');
+    const one = await t.query(`{ environment(id: "${tenant.prod.id}") { id clientSideSecurity } }`, {}, key);
+    expect(codes(one.body)).toEqual(['FORBIDDEN']);
+    expect(one.body.data?.environment ?? null).toBeNull();
   });
 
   it("shows a user every environment of their accounts and nothing of others'", async () => {
@@ -69,16 +80,11 @@ describe('signing secret', () => {
     expect(byKey.body.data!.environment!.signingSecret).toBe(byOwner.body.data!.environment!.signingSecret);
   });
 
-  it('is null with FORBIDDEN for members, read-only users, scoped and publishable keys; the rest stays intact', async () => {
+  it('is null with FORBIDDEN for members, read-only users and scoped keys; the rest stays intact', async () => {
     const member = await tenant.user('MEMBER');
     const readOnly = await tenant.user('READ_ONLY');
     const allScopes = await tenant.scopedKey([...CATALOGUE_NAMES]);
-    for (const credential of [
-      { token: member.token },
-      { token: readOnly.token },
-      { key: allScopes.secret },
-      { key: tenant.dev.publishableKey.secret },
-    ]) {
+    for (const credential of [{ token: member.token }, { token: readOnly.token }, { key: allScopes.secret }]) {
       const { body } = await t.run(SigningSecretDocument, { id: tenant.dev.id }, credential);
       expect(body.data!.environment).toEqual({ id: tenant.dev.id, clientSideSecurity: 'NOT_ENFORCED', signingSecret: null });
       expect(codes(body)).toEqual(['FORBIDDEN']);

@@ -186,12 +186,15 @@ beforeAll(async () => {
   await t.query('mutation { createCoupon(input: { code: "WALK", percentOff: 10 }) { coupon { id } } }', {}, owner);
 });
 
+/** Held by every credential but the publishable key: no scope grants it or takes it away. */
+const SERVER_SIDE = 'environment:read';
+
 /** A credential holding exactly `permissions` (or the narrowest that does, for capabilities). */
 async function credentialHolding(permissions: string[]): Promise<Credential> {
   if (permissions.includes('account:manage')) return { token: tenant.owner.token };
   if (permissions.includes('environment:manage')) return { key: tenant.dev.fullAccessKey.secret };
   if (permissions.length && permissions.every((p) => PUBLIC_ONLY.has(p))) return { key: tenant.dev.publishableKey.secret };
-  const assignable = [...new Set(permissions.map((p) => p.replace(':read_public', ':read')))];
+  const assignable = [...new Set(permissions.filter((p) => p !== SERVER_SIDE).map((p) => p.replace(':read_public', ':read')))];
   return { key: (await tenant.scopedKey(assignable.length ? assignable : ['event_queue:read'])).secret };
 }
 
@@ -206,6 +209,7 @@ function heldBy(permissions: string[]): Set<string> {
   }
   for (const p of [...held]) if (p === 'customers:read' || p === 'subscriptions:read') held.add(`${p}_public`);
   if (permissions.every((p) => PUBLIC_ONLY.has(p)) && permissions.length) return new Set(permissions);
+  held.add(SERVER_SIDE);
   return held;
 }
 
@@ -221,9 +225,10 @@ function combinations(requirements: Requirement[]): string[][] {
 }
 
 const cases = collectCases().map((c) => {
+  // Root fields are reached by any credential: a narrow server key, or the publishable key.
   const parentWays = c.parentNeeds.length
     ? combinations(c.parentNeeds)
-    : [c.needs.flat(2).includes('event_queue:read') ? ['activity:read'] : ['event_queue:read']];
+    : [c.needs.flat(2).includes('event_queue:read') ? ['activity:read'] : ['event_queue:read'], [...PUBLIC_ONLY]];
   // A caller that reaches the parent one way but lacks the field's requirement, if the route allows one.
   const denier = parentWays.find((way) => !c.needs.every((r) => satisfies(heldBy(way), r))) ?? null;
   const allowed = combinations([...c.parentNeeds, ...c.needs])[0]!;

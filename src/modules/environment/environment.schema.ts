@@ -3,7 +3,7 @@ import { AccountRef } from '../account/account.schema.js';
 import { IssuedApiKeyRef } from '../api-key/api-key.schema.js';
 import { NodeRef } from '../common/common.schema.js';
 import { P } from '../permission/permission.catalogue.js';
-import { authenticated, requires } from '../permission/permission.guard.js';
+import { requires } from '../permission/permission.guard.js';
 import {
   createEnvironment,
   listEnvironments,
@@ -42,12 +42,12 @@ EnvironmentRef.implement({
 
 builder.queryFields((t) => ({
   environments: t.field({
-    ...authenticated,
+    ...requires([P.readEnvironment]),
     type: [EnvironmentRef],
     resolve: (_root, _args, ctx) => listEnvironments(ctx),
   }),
   environment: t.field({
-    ...authenticated,
+    ...requires([P.readEnvironment]),
     type: EnvironmentRef,
     nullable: true,
     args: { id: t.arg.id({ required: true }) },

@@ -52,11 +52,14 @@ export const CLIENT_PERMISSIONS = {
 } as const;
 
 /**
- * Capabilities beyond the catalogue, held by the full access key and owners
- * only: environment settings, the signing secret and integrations; and
- * account-level administration, which is for owners' sessions alone.
+ * Capabilities beyond the catalogue: reading environments (every credential
+ * but the publishable key); environment settings, the signing secret and
+ * integrations (the full access key and owners); and account-level
+ * administration (owners' sessions alone).
  */
 export const CAPABILITIES = {
+  /** Reading environments (`environments`, `environment`): every credential but the publishable key (SPEC §5). */
+  readEnvironment: 'environment:read',
   manageEnvironment: 'environment:manage',
   manageAccount: 'account:manage',
 } as const;

@@ -48,9 +48,9 @@ const RESOURCE_WRITES = ['customers:write', 'subscriptions:write', 'coupons:writ
 
 /** Users' permissions by role (SPEC §4), within the accounts they belong to. */
 const ROLE_GRANTS: Record<Role, Grants> = {
-  OWNER: expand([...CATALOGUE_NAMES, CAPABILITIES.manageEnvironment, CAPABILITIES.manageAccount]),
-  MEMBER: expand([...ALL_READS, ...RESOURCE_WRITES]),
-  READ_ONLY: expand(ALL_READS),
+  OWNER: expand([...CATALOGUE_NAMES, CAPABILITIES.readEnvironment, CAPABILITIES.manageEnvironment, CAPABILITIES.manageAccount]),
+  MEMBER: expand([...ALL_READS, ...RESOURCE_WRITES, CAPABILITIES.readEnvironment]),
+  READ_ONLY: expand([...ALL_READS, CAPABILITIES.readEnvironment]),
 };
 
 export function roleGrants(role: Role): Grants {
@@ -88,9 +88,11 @@ export function keyScopes(key: KeyScopeSource): string[] {
   }
 }
 
-/** Everything a key may do: its scope, what it implies, and the full access key's capabilities. */
+/** Everything a key may do: its scope, what it implies, and the capabilities of its type. */
 export function keyGrants(key: KeyScopeSource): Grants {
   const grants = expand(keyScopes(key));
+  // Server-side keys see their environment; the publishable key reads only what SPEC §5 lists.
+  if (key.type !== 'PUBLISHABLE') grants.add(CAPABILITIES.readEnvironment);
   if (key.type === 'FULL_ACCESS') grants.add(CAPABILITIES.manageEnvironment);
   return grants;
 }
