@@ -131,6 +131,13 @@ function whole(env: Env, name: string, fallback: number): number {
   return value;
 }
 
+function flag(env: Env, name: string): boolean {
+  const raw = (env[name] ?? '').trim().toLowerCase();
+  if (raw === '' || raw === 'false' || raw === '0') return false;
+  if (raw === 'true' || raw === '1') return true;
+  throw new Error(`${name} must be true or false, got "${env[name]}".`);
+}
+
 export function parseLimits(env: Env = {}): OperationLimits {
   return {
     maxDepth: whole(env, 'KEYGATE_MAX_DEPTH', 12),
@@ -155,5 +162,6 @@ export function parseRateLimit(env: Env = {}): RateLimitConfig {
     perKey: whole(env, 'KEYGATE_RATE_LIMIT', 100),
     overrides,
     failedAuthPerMinute: whole(env, 'KEYGATE_FAILED_AUTH_LIMIT', 30),
+    limitLoopback: flag(env, 'KEYGATE_FAILED_AUTH_LIMIT_LOOPBACK'),
   };
 }

@@ -36,7 +36,15 @@ export interface RateLimitConfig {
   overrides: ReadonlyMap<string, number>;
   /** Failed authentications per minute per client address before it is refused (brute force). */
   failedAuthPerMinute: number;
+  /**
+   * Count loopback addresses too (default false). A proxy or sidecar on the
+   * same host makes every client look like 127.0.0.1, so one client's
+   * failures would lock everyone out; limit at the proxy instead.
+   */
+  limitLoopback?: boolean;
 }
+
+const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
 
 export type Take = { ok: true } | { ok: false; retryAfterSeconds: number };
 
@@ -95,14 +103,18 @@ export class RateLimiter {
   /** Whether this address is currently refused for too many failed authentications (without counting). */
   async blockedAddress(address: string): Promise<number | null> {
     const perMinute = this.config.failedAuthPerMinute;
-    if (perMinute <= 0) return null;
+    if (perMinute <= 0 || this.exempt(address)) return null;
     return this.store.peek(`addr:${address}`, perMinute / 60, perMinute);
+  }
+
+  private exempt(address: string): boolean {
+    return !this.config.limitLoopback && LOOPBACK.test(address);
   }
 
   /** Counts a failed authentication from an address. */
   async failedAuthentication(address: string): Promise<void> {
     const perMinute = this.config.failedAuthPerMinute;
-    if (perMinute <= 0) return;
+    if (perMinute <= 0 || this.exempt(address)) return;
     await this.store.take(`addr:${address}`, perMinute / 60, perMinute);
   }
 }

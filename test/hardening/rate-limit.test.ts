@@ -105,6 +105,18 @@ describe('TokenBucket (injected clock)', () => {
     expect(await limiter.blockedAddress('10.0.0.2')).toBeNull();
     now += 20_000;
     expect(await limiter.blockedAddress('10.0.0.1')).toBeNull();
+
+    // Loopback (IPv4, IPv6, IPv4-mapped) is not counted unless asked for.
+    for (const address of ['127.0.0.1', '::1', '::ffff:127.0.0.1']) {
+      for (let i = 0; i < 5; i++) await limiter.failedAuthentication(address);
+      expect(await limiter.blockedAddress(address), address).toBeNull();
+    }
+    const strict = new RateLimiter(
+      { perKey: 0, overrides: new Map(), failedAuthPerMinute: 3, limitLoopback: true },
+      new MemoryBuckets(() => now),
+    );
+    for (let i = 0; i < 3; i++) await strict.failedAuthentication('::1');
+    expect(await strict.blockedAddress('::1')).toBe(20);
   });
 });
 
@@ -166,7 +178,14 @@ describe('per-key override and 0 = off', async () => {
 });
 
 describe('failed authentications per address (brute force)', async () => {
-  const { server, keyA } = await serve({ perKey: 0, overrides: new Map(), failedAuthPerMinute: 5 });
+  // This server is reached over loopback, which is exempt unless limitLoopback is set.
+  const { server, keyA } = await serve({ perKey: 0, overrides: new Map(), failedAuthPerMinute: 5, limitLoopback: true });
+  const { server: exemptServer, keyA: exemptKey } = await serve({ perKey: 0, overrides: new Map(), failedAuthPerMinute: 5 });
+
+  it('does not count loopback addresses by default: a proxy on the same host would make every client one address', async () => {
+    for (let i = 0; i < 8; i++) expect((await viewer(exemptServer.url, { 'x-api-key': `server-bad-${i}` })).status).toBe(401);
+    expect((await viewer(exemptServer.url, { 'x-api-key': exemptKey.secret })).status).toBe(200);
+  });
 
   it('refuses the address with 429 after 5 bad keys, even with a valid key; metrics count both', async () => {
     for (let i = 0; i < 5; i++) {

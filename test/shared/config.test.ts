@@ -56,4 +56,10 @@ describe('configuration', () => {
       loadConfig({ ...production, KEYGATE_SESSION_JWKS_URL: 'https://idp.example.com/jwks', KEYGATE_SESSION_USER_CLAIM: 'name' }),
     ).toThrow(/sub or email/);
   });
+
+  it('reads KEYGATE_FAILED_AUTH_LIMIT_LOOPBACK (default false) and refuses anything but true or false', () => {
+    expect(loadConfig(production).rateLimit.limitLoopback).toBe(false);
+    expect(loadConfig({ ...production, KEYGATE_FAILED_AUTH_LIMIT_LOOPBACK: 'true' }).rateLimit.limitLoopback).toBe(true);
+    expect(() => loadConfig({ ...production, KEYGATE_FAILED_AUTH_LIMIT_LOOPBACK: 'yes' })).toThrow(/true or false/);
+  });
 });
