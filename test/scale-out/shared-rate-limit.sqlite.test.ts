@@ -30,7 +30,12 @@ async function redisAnswers(): Promise<boolean> {
       socket.destroy();
       resolve(true);
     });
-    for (const event of ['error', 'timeout']) socket.once(event, () => (socket.destroy(), resolve(false)));
+    for (const event of ['error', 'timeout']) {
+      socket.once(event, () => {
+        socket.destroy();
+        resolve(false);
+      });
+    }
   });
 }
 const redisUp = await redisAnswers();
