@@ -27,7 +27,7 @@ export interface Config {
   redisPrefix: string;
   /** KEYGATE_METRICS_TOKEN: when set, `/metrics` answers only `Authorization: Bearer <token>`. */
   metricsToken: string | null;
-  /** KEYGATE_HEAP_GROWTH_PERCENT: see `tuneHeap` in server.ts; 0 keeps V8's own heap growth. */
+  /** KEYGATE_HEAP_GROWTH_PERCENT: see `tuneHeap` in shared/heap.ts; 0 keeps V8's own heap growth. */
   heapGrowthPercent: number;
   /** Notes for the operator about generated development secrets (never the secrets). */
   notices: string[];
@@ -110,7 +110,7 @@ export function parseIdentityProvider(env: Env = {}): IdentityProviderConfig | n
 }
 
 export function parseHeapGrowthPercent(env: Env = {}): number {
-  return whole(env, 'KEYGATE_HEAP_GROWTH_PERCENT', 50);
+  return whole(env, 'KEYGATE_HEAP_GROWTH_PERCENT', 40);
 }
 
 /** Limits on what one request may ask (README "Limits"). */

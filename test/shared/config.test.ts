@@ -21,8 +21,8 @@ describe('configuration', () => {
     expect(JSON.stringify(guarded.notices)).not.toContain('tok-123');
   });
 
-  it('reads KEYGATE_HEAP_GROWTH_PERCENT (default 50, 0 keeps V8’s own) and refuses nonsense', () => {
-    expect(loadConfig(production).heapGrowthPercent).toBe(50);
+  it('reads KEYGATE_HEAP_GROWTH_PERCENT (default 40, 0 keeps V8’s own) and refuses nonsense', () => {
+    expect(loadConfig(production).heapGrowthPercent).toBe(40);
     expect(loadConfig({ ...production, KEYGATE_HEAP_GROWTH_PERCENT: '0' }).heapGrowthPercent).toBe(0);
     expect(loadConfig({ ...production, KEYGATE_HEAP_GROWTH_PERCENT: '100' }).heapGrowthPercent).toBe(100);
     expect(() => loadConfig({ ...production, KEYGATE_HEAP_GROWTH_PERCENT: '-5' })).toThrow(/KEYGATE_HEAP_GROWTH_PERCENT/);
