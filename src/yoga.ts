@@ -1,7 +1,7 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { GraphQLError, type ValidationContext } from 'graphql';
+import { GraphQLError } from 'graphql';
 import { createYoga, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { OperationLimits } from './config.js';
@@ -12,6 +12,7 @@ import type { Deps } from './deps.js';
 import { useActivityLog } from './modules/activity/activity.plugin.js';
 import type { Principal } from './modules/auth/principal.js';
 import { customerTokenOf } from './modules/client-security/client-security.service.js';
+import { asValidationErrors } from './plugins/armor.js';
 import { useErrorPolicy } from './plugins/error-policy.js';
 import { principalOf, useGatekeeper } from './plugins/gatekeeper.js';
 import { createMetrics } from './plugins/metrics.js';
@@ -62,16 +63,6 @@ export interface KeygateYogaOptions {
 }
 
 const GRAPHQL_ENDPOINT = '/graphql';
-
-/**
- * Armor's limit rules report like any other validation rule instead of
- * throwing out of validation: every exceeded limit is named in one answer,
- * and the activity log sees the refused operation (SPEC §3).
- */
-const asValidationErrors = {
-  propagateOnRejection: false,
-  onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)],
-};
 
 export function createKeygateYoga(deps: Deps, options: KeygateYogaOptions): KeygateYoga {
   const metrics = createMetrics(deps.activity);

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { RequestContext } from '../context.js';
 import { isDatabaseUnavailable } from '../database/errors.js';
 import { ErrorCode, KeygateError, SERVICE_UNAVAILABLE } from '../shared/errors.js';
+import { limitMessage } from './armor.js';
 import { requestIdOf } from './request-id.js';
 
 function withCode(
@@ -62,9 +63,6 @@ export function classifyError(error: GraphQLError, requestId: string, logger: Lo
 const CODES = new Set<string>(Object.values(ErrorCode));
 
 type OutgoingError = GraphQLError | { message: string; extensions?: Record<string, unknown> };
-
-/** GraphQL Armor words its limit errors as syntax errors ("Syntax Error: Query Cost limit of …"); they are limits. */
-const limitMessage = (message: string) => message.replace(/^Syntax Error: (?=.*\blimit of\b)/, '');
 
 /**
  * Gives a code to an error that left without one (request, parse and

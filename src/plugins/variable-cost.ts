@@ -2,6 +2,7 @@ import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { type ArgumentNode, type DocumentNode, Kind, validate, visit } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { ErrorCode, KeygateError } from '../shared/errors.js';
+import { asValidationErrors, limitMessage } from './armor.js';
 
 const PAGING_ARGUMENTS = new Set(['first', 'last']);
 
@@ -46,14 +47,9 @@ export function useVariableCostLimit(maxCost: number): Plugin {
             : undefined;
         },
       });
-      const rule = costLimitRule({
-        maxCost,
-        propagateOnRejection: false,
-        onReject: [(context, error) => context?.reportError(error)],
-      });
-      const [error] = validate(args.schema, inlined, [rule]);
+      const [error] = validate(args.schema, inlined, [costLimitRule({ maxCost, ...asValidationErrors })]);
       if (error) {
-        const message = error.message.replace(/^Syntax Error: /, '');
+        const message = limitMessage(error.message);
         setResultAndStopExecution({
           errors: [new KeygateError(ErrorCode.BAD_USER_INPUT, `${message} (page sizes from variables count too)`)],
         });

@@ -154,9 +154,9 @@ export function useActivityLog(recorder: ActivityRecorder, clock: Clock, metrics
 
   return {
     onValidate({ context, params }) {
-      const startedAt = clock.now();
       return ({ result }) => {
         if (!result.length) return;
+        const startedAt = clock.now();
         const { request, params: request_params } = context as { request?: Request; params?: GraphQLParams };
         const principal = request && principalOf(request);
         const shape = principal && shapeOf(params.documentAST, request_params?.operationName, params.schema);

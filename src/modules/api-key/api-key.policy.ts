@@ -2,8 +2,6 @@ import type { Transaction } from 'kysely';
 import type { RequestContext } from '../../context.js';
 import type { Database } from '../../database/database.js';
 import { ErrorCode, immutableKey, KeygateError } from '../../shared/errors.js';
-import { assertGranted } from '../permission/permission.assert.js';
-import { P } from '../permission/permission.catalogue.js';
 import { canActOnScope, type Grants, isOwnerOnlyKeyType, keyGrants } from '../permission/permission.model.js';
 import { integrationTypeOfKey } from './api-key.integration.js';
 import { storedScopes } from './api-key.repository.js';
@@ -30,7 +28,8 @@ export function assertMutableFor(action: KeyAction, key: Pick<ApiKeyRow, 'type'>
 
 /**
  * The no-escalation rule (SPEC §4), for every lifecycle path, once the caller
- * holds `api_keys:write` and the key can take the change at all: an API key
+ * holds `api_keys:write` and the key can take the change at all (changeKey
+ * checks both first, in that order): an API key
  * may act only on keys whose permissions are all its own, and never on the
  * full access key or an integration key (owners do that). Throws FORBIDDEN
  * naming what is missing.
@@ -43,7 +42,6 @@ export async function authorizeKeyAction(
   /** The transaction holding the key's lock: on SQLite it holds the only connection, so reads go through it. */
   trx: Transaction<Database>,
 ): Promise<void> {
-  assertGranted(grants, P.apiKeysWrite);
   if (ctx.principal.kind !== 'API_KEY') return;
   const targetGrants = keyGrants({
     type: target.type,
