@@ -1,22 +1,12 @@
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabaseUrl } from '../harness/database.js';
+import { keygateCommand, processEnv } from '../harness/processes.js';
 
-const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
-const dataDir = mkdtempSync(path.join(tmpdir(), 'keygate-cli-'));
-const env = {
-  ...process.env,
-  KEYGATE_DATA_DIR: dataDir,
-  DATABASE_URL: await freshDatabaseUrl({ fileDir: dataDir }),
-  LOG_LEVEL: 'warn',
-};
+const { dataDir, env } = await processEnv('cli');
 
-const keygate = (...args: string[]) => run(process.execPath, [path.join(root, 'bin/keygate.js'), ...args], { cwd: root, env });
+const keygate = (...args: string[]) => keygateCommand(env, ...args);
 const lastLine = (stdout: string) => stdout.trim().split('\n').at(-1)!;
 
 describe('bin/keygate.js', () => {

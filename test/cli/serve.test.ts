@@ -1,19 +1,9 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createKeygate } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { freshDatabaseUrl } from '../harness/database.js';
-import { keygateCommand, postGraphQL, startServeProcess } from '../harness/processes.js';
+import { keygateCommand, postGraphQL, processEnv, startServeProcess } from '../harness/processes.js';
 
-const dataDir = mkdtempSync(path.join(tmpdir(), 'keygate-serve-'));
-const env = {
-  ...process.env,
-  KEYGATE_DATA_DIR: dataDir,
-  DATABASE_URL: await freshDatabaseUrl({ fileDir: dataDir }),
-  LOG_LEVEL: 'warn',
-};
+const { env } = await processEnv('serve');
 
 describe('keygate serve', () => {
   it('serves over HTTP and, on SIGTERM, finishes and writes every activity event before exiting 0', async () => {

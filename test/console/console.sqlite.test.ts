@@ -5,7 +5,7 @@ import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConsole } from '../../src/build.js';
 import { createKeygateClient, type KeygateClient, KeygateClientError } from '../../src/client/keygate-client.js';
-import { keygateCommand, type ServeProcess, startServeProcess } from '../harness/processes.js';
+import { keygateCommand, processEnv, type ServeProcess, startServeProcess } from '../harness/processes.js';
 
 /**
  * The console in a real browser (Debian's Chromium through playwright-core)
@@ -17,8 +17,7 @@ const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOTS = path.resolve(import.meta.dirname, '../../test-output/console');
 const KEY_FORMAT = /^(server|client)-[0-9A-Za-z]{49}$/;
 
-const dataDir = mkdtempSync(path.join(tmpdir(), 'keygate-console-'));
-const env = { ...process.env, KEYGATE_DATA_DIR: dataDir, DATABASE_URL: `file:${dataDir}/keygate.db`, LOG_LEVEL: 'warn' };
+const { env } = await processEnv('console');
 
 interface Bootstrap {
   account: { id: string; name: string; plan: string };

@@ -1,26 +1,15 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { createKeygate } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { freshDatabaseUrl } from '../harness/database.js';
-import { keygateCommand, postGraphQL, startServeProcess } from '../harness/processes.js';
+import { keygateCommand, postGraphQL, processEnv, startServeProcess } from '../harness/processes.js';
 
 /**
  * kill -9 mid-burst: every acknowledged createScopedKey is present with its
  * KEY_CREATED audit event after a restart on the same database, the database
  * passes an integrity check, and the server serves again.
  */
-const dataDir = mkdtempSync(path.join(tmpdir(), 'keygate-durability-'));
-const env = {
-  ...process.env,
-  KEYGATE_DATA_DIR: dataDir,
-  DATABASE_URL: await freshDatabaseUrl({ fileDir: dataDir }),
-  KEYGATE_RATE_LIMIT: '0',
-  LOG_LEVEL: 'warn',
-};
+const { env } = await processEnv('durability', { KEYGATE_RATE_LIMIT: '0' });
 
 const CREATE = 'mutation($name: String!) { createScopedKey(input: { name: $name, scopes: ["coupons:read"] }) { apiKey { id } } }';
 

@@ -1,7 +1,10 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll } from 'vitest';
+import { freshDatabaseUrl } from './database.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const bin = path.join(root, 'bin/keygate.js');
@@ -9,6 +12,22 @@ const running = new Set<ChildProcess>();
 afterAll(() => {
   for (const child of running) child.kill('SIGKILL');
 });
+
+/**
+ * A private data directory and database for `keygate` processes, and the
+ * environment that points them there (quiet logs, plus `extra`).
+ */
+export async function processEnv(name: string, extra: Record<string, string> = {}) {
+  const dataDir = mkdtempSync(path.join(tmpdir(), `keygate-${name}-`));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    KEYGATE_DATA_DIR: dataDir,
+    DATABASE_URL: await freshDatabaseUrl({ fileDir: dataDir }),
+    LOG_LEVEL: 'warn',
+    ...extra,
+  };
+  return { dataDir, env };
+}
 
 /** Runs a `keygate` CLI command to completion. */
 export function keygateCommand(env: NodeJS.ProcessEnv, ...args: string[]) {
