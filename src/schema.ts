@@ -3,7 +3,7 @@ import {
   GraphQLDirective,
   GraphQLList,
   GraphQLNonNull,
-  type GraphQLSchema,
+  GraphQLSchema,
   GraphQLString,
   specifiedDirectives,
 } from 'graphql';
@@ -41,8 +41,15 @@ const authenticated = new GraphQLDirective({
   locations: [DirectiveLocation.OBJECT, DirectiveLocation.FIELD_DEFINITION],
 });
 
-/** The Keygate schema, with the authorization directives applied from the permission catalogue. */
-export const schema: GraphQLSchema = builder.toSchema({
+const built = builder.toSchema({
   directives: [...specifiedDirectives, requiresScopes, authenticated],
   sortSchema: false,
 });
+
+/**
+ * The Keygate schema, with the authorization directives applied from the
+ * permission catalogue. It has no subscription root: Pothos (like graphql-js'
+ * SDL conventions) takes an object type named `Subscription` as one, but ours
+ * is a customer's billing subscription, an ordinary type.
+ */
+export const schema: GraphQLSchema = new GraphQLSchema({ ...built.toConfig(), subscription: null });

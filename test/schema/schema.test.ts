@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildSchema, findBreakingChanges, type GraphQLField, getDirectiveValues, isObjectType } from 'graphql';
@@ -43,16 +43,11 @@ const coordinate = (description: string) => description.split(' ')[0]!;
 describe('client contract', () => {
   const contract = buildSchema(read('test/contract/schema.graphql'));
 
-  it('is copied verbatim from the shared contract', () => {
-    const shared = path.resolve(root, '../shared/contract');
+  // Outside the workspace there is no shared folder to compare with: the check is skipped, visibly.
+  const shared = path.resolve(root, '../shared/contract');
+  it.skipIf(!existsSync(shared))('is copied verbatim from the shared contract', () => {
     for (const file of ['schema.graphql', 'operations.graphql']) {
-      let original: string;
-      try {
-        original = readFileSync(path.join(shared, file), 'utf8');
-      } catch {
-        continue; // Outside the workspace there is no shared folder to compare with.
-      }
-      expect(read(`test/contract/${file}`)).toBe(original);
+      expect(read(`test/contract/${file}`), file).toBe(readFileSync(path.join(shared, file), 'utf8'));
     }
   });
 
