@@ -23,7 +23,7 @@ import { ACTIVITY_LABELS } from '../../src/modules/activity/activity.labels.js';
 import { CATALOGUE_NAMES } from '../../src/modules/permission/permission.catalogue.js';
 import { schema } from '../../src/schema.js';
 import { freshDatabaseUrl } from '../harness/database.js';
-import { codes, seedTenant, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
+import { capturedLogs, codes, seedTenant, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
 import { describeSecurityMatrix } from '../harness/security-matrix.js';
 
 let t: TestKeygate;
@@ -243,7 +243,7 @@ describe('operations that fail as a whole', () => {
     tenant = await tenantOf();
   });
 
-  it('records an operation refused by validation (an unknown field, a limit) as ERROR BAD_USER_INPUT for every root field', async () => {
+  it('records an operation refused by validation (an unknown field, a limit) as one ERROR BAD_USER_INPUT event, under its first known root field', async () => {
     const headers = asKey(tenant.dev.fullAccessKey.secret);
     const unknown = await call('{ viewer { kind nope } permissions { name } }', {}, headers);
     expect(codes(unknown.body)).toEqual(['BAD_USER_INPUT']);
@@ -251,15 +251,34 @@ describe('operations that fail as a whole', () => {
     const overLimit = await call(`{ ${aliases} }`, {}, headers);
     expect(overLimit.body.errors![0]!.message).toMatch(/alias/i);
     const log = await logOf(tenant);
-    expect(byField(ofRequest(log, unknown.requestId)).map((e) => [e.field, e.outcome, e.errorCode])).toEqual([
-      ['permissions', 'ERROR', 'BAD_USER_INPUT'],
-      ['viewer', 'ERROR', 'BAD_USER_INPUT'],
+    expect(ofRequest(log, unknown.requestId).map((e) => [e.field, e.action, e.outcome, e.errorCode])).toEqual([
+      ['viewer', 'View caller', 'ERROR', 'BAD_USER_INPUT'],
     ]);
-    const limited = ofRequest(log, overLimit.requestId);
-    expect(limited).toHaveLength(31);
-    expect(new Set(limited.map((e) => `${e.field} ${e.outcome} ${e.errorCode} ${e.apiKey?.id}`))).toEqual(
-      new Set([`viewer ERROR BAD_USER_INPUT ${tenant.dev.fullAccessKey.row.id}`]),
-    );
+    expect(ofRequest(log, overLimit.requestId).map((e) => `${e.field} ${e.outcome} ${e.errorCode} ${e.apiKey?.id}`)).toEqual([
+      `viewer ERROR BAD_USER_INPUT ${tenant.dev.fullAccessKey.row.id}`,
+    ]);
+  });
+
+  it('records a document of invented root fields as one event under "(unknown)", not one per name', async () => {
+    const invented = Array.from({ length: 200 }, (_, i) => `zz_${i}`).join(' ');
+    const { body, requestId } = await call(`{ ${invented} }`, {}, asKey(tenant.dev.publishableKey.secret));
+    expect(codes(body)[0]).toBe('BAD_USER_INPUT');
+    expect(ofRequest(await logOf(tenant), requestId).map((e) => [e.field, e.action, e.outcome, e.errorCode])).toEqual([
+      ['(unknown)', 'Invalid operation', 'ERROR', 'BAD_USER_INPUT'],
+    ]);
+  });
+
+  it.each([
+    ['two fragments spreading each other', 'query { ...A } fragment A on Query { ...B } fragment B on Query { ...A }'],
+    ['a fragment spreading itself', 'query { ...A } fragment A on Query { viewer { kind } ...A }'],
+  ])('refuses a root fragment cycle (%s) as BAD_USER_INPUT and records it, with no error logged', async (_name, document) => {
+    const logged = capturedLogs.length;
+    const { body, requestId } = await call(document, {}, asKey(tenant.dev.fullAccessKey.secret));
+    expect(new Set(codes(body))).toEqual(new Set(['BAD_USER_INPUT']));
+    expect(body.errors!.map((e) => e.message).join(' ')).toMatch(/cannot spread fragment/i);
+    expect(ofRequest(await logOf(tenant), requestId).map((e) => [e.outcome, e.errorCode])).toEqual([['ERROR', 'BAD_USER_INPUT']]);
+    const errorLines = capturedLogs.slice(logged).filter((line) => JSON.parse(line).level >= 50);
+    expect(errorLines).toEqual([]);
   });
 
   it('records a root field whose result was thrown away (another non-null root field failed) as ERROR, not SUCCESS', async () => {

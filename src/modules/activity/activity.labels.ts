@@ -29,8 +29,12 @@ export const ACTIVITY_LABELS: Readonly<Record<string, string>> = {
   createCoupon: 'Create coupon',
 };
 
+/** The field of the one event of a refused operation that names no field the schema knows. */
+export const UNKNOWN_FIELD = '(unknown)';
+
 /** The label of a root field; unknown fields get a readable fallback ("someField" → "Some field"). */
 export function activityLabel(field: string): string {
+  if (field === UNKNOWN_FIELD) return 'Invalid operation';
   const known = ACTIVITY_LABELS[field];
   if (known) return known;
   const words = field.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();

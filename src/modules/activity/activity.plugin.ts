@@ -7,6 +7,7 @@ import {
   getArgumentValues,
   getOperationAST,
   Kind,
+  type OperationDefinitionNode,
   type OperationTypeNode,
   type SelectionSetNode,
 } from 'graphql';
@@ -18,19 +19,29 @@ import { requestIdOf } from '../../plugins/request-id.js';
 import type { Clock } from '../../shared/clock.js';
 import { newId } from '../../shared/ids.js';
 import type { Principal } from '../auth/principal.js';
-import { activityLabel } from './activity.labels.js';
+import { activityLabel, UNKNOWN_FIELD } from './activity.labels.js';
 import type { ActivityRecorder, PendingActivity } from './activity.recorder.js';
 import type { ActivityOutcome } from './activity.table.js';
 
 const DENIAL_CODES = new Set(['FORBIDDEN', 'INVALID_CUSTOMER_TOKEN', 'UNAUTHENTICATED']);
 
-/** Root fields of the operation, through fragments, without introspection. */
-function rootFields(selectionSet: SelectionSetNode, fragments: Map<string, SelectionSetNode>): FieldNode[] {
+/**
+ * Root fields of the operation, through fragments, without introspection.
+ * Each fragment is entered once: a refused document may spread fragments in
+ * a cycle, and this walk runs before validation's refusal is answered.
+ */
+function rootFields(
+  selectionSet: SelectionSetNode,
+  fragments: ReadonlyMap<string, SelectionSetNode>,
+  entered: Set<string> = new Set(),
+): FieldNode[] {
   return selectionSet.selections.flatMap((s) => {
     if (s.kind === Kind.FIELD) return s.name.value.startsWith('__') ? [] : [s];
-    if (s.kind === Kind.INLINE_FRAGMENT) return rootFields(s.selectionSet, fragments);
+    if (s.kind === Kind.INLINE_FRAGMENT) return rootFields(s.selectionSet, fragments, entered);
     const fragment = fragments.get(s.name.value);
-    return fragment ? rootFields(fragment, fragments) : [];
+    if (!fragment || entered.has(s.name.value)) return [];
+    entered.add(s.name.value);
+    return rootFields(fragment, fragments, entered);
   });
 }
 
@@ -66,37 +77,47 @@ function locator(args: Record<string, unknown>): string | null {
 /** What the activity log needs from an operation: its type, root type and root fields. */
 interface OperationShape {
   operation: OperationTypeNode;
-  rootType: GraphQLObjectType;
+  /** Null for an operation type the schema does not serve (subscriptions). */
+  rootType: GraphQLObjectType | null;
+  /** The root fields as written (aliases included): an executed operation gets one event each. */
   fields: readonly FieldNode[];
+  /** The first root field the schema defines: a refused operation's one event names it. */
+  knownField: FieldNode | null;
 }
 
 /**
- * Shapes by document and operation name. Yoga's parser cache hands the same
+ * Shapes by schema and operation node. Yoga's parser cache hands the same
  * document object to every request with the same query text, so the walk
- * runs once per distinct query, not once per request.
+ * runs once per distinct operation, not once per request; keying by the
+ * operation's node (not by the caller's operation name) keeps the cache
+ * bounded by the documents Yoga itself keeps.
  */
-const shapes = new WeakMap<DocumentNode, Map<string | null, OperationShape | null>>();
+const shapes = new WeakMap<GraphQLSchema, WeakMap<OperationDefinitionNode, OperationShape>>();
 
 function shapeOf(document: DocumentNode, operationName: string | null | undefined, schema: GraphQLSchema) {
-  let byName = shapes.get(document);
-  if (!byName) {
-    byName = new Map();
-    shapes.set(document, byName);
+  const operation = getOperationAST(document, operationName);
+  if (!operation) return null;
+  let bySchema = shapes.get(schema);
+  if (!bySchema) {
+    bySchema = new WeakMap();
+    shapes.set(schema, bySchema);
   }
-  const name = operationName ?? null;
-  let shape = byName.get(name);
+  let shape = bySchema.get(operation);
   if (shape === undefined) {
-    const operation = getOperationAST(document, name);
-    const rootType = operation && schema.getRootType(operation.operation);
+    const rootType = schema.getRootType(operation.operation);
     const fragments = new Map<string, SelectionSetNode>();
     for (const d of document.definitions) {
       if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d.selectionSet);
     }
-    shape =
-      operation && rootType
-        ? { operation: operation.operation, rootType, fields: rootFields(operation.selectionSet, fragments) }
-        : null;
-    byName.set(name, shape);
+    const fields = rootType ? rootFields(operation.selectionSet, fragments) : [];
+    const defined = rootType?.getFields() ?? {};
+    shape = {
+      operation: operation.operation,
+      rootType: rootType ?? null,
+      fields,
+      knownField: fields.find((f) => Object.hasOwn(defined, f.name.value)) ?? null,
+    };
+    bySchema.set(operation, shape);
   }
   return shape;
 }
@@ -110,6 +131,8 @@ interface Call {
   /** True when the response carries no data (the operation failed as a whole). */
   failed: boolean;
   variables: Record<string, unknown> | null | undefined;
+  /** Refused before execution (validation): the document may name fields the schema lacks. */
+  refused: boolean;
 }
 
 /**
@@ -117,15 +140,18 @@ interface Call {
  * with its outcome, actor, key and request id, handed to the recorder
  * (nothing is written on the request path). Operations that executed are
  * recorded when execution ends; operations refused by validation (a limit,
- * an unknown field) are recorded then, every root field as ERROR.
+ * an unknown field) are recorded then as one ERROR event, under the first
+ * root field the schema knows.
  */
 export function useActivityLog(recorder: ActivityRecorder, clock: Clock, metrics?: Metrics): Plugin<RequestContext> {
-  function record({ principal, requestId, startedAt, shape, errors, failed, variables }: Call): void {
+  function record({ principal, requestId, startedAt, shape, errors, failed, variables, refused }: Call): void {
     const key = principal.kind === 'API_KEY' ? principal.key : null;
     const createdAt = startedAt.toISOString();
-    const events: PendingActivity[] = shape.fields.map((node) => {
-      const field = node.name.value;
-      const { outcome, errorCode } = outcomeOf(errors, node.alias?.value ?? field, failed);
+    // A refused document is one event, whatever it names: invented names never become rows or labels.
+    const nodes: readonly (FieldNode | null)[] = refused ? [shape.knownField] : shape.fields;
+    const events: PendingActivity[] = nodes.map((node) => {
+      const field = node?.name.value ?? UNKNOWN_FIELD;
+      const { outcome, errorCode } = outcomeOf(errors, node?.alias?.value ?? field, failed);
       return {
         row: {
           id: newId('act'),
@@ -144,7 +170,7 @@ export function useActivityLog(recorder: ActivityRecorder, clock: Clock, metrics
           created_at: createdAt,
         },
         // A key's environment is known; a user's call is placed by the object it names.
-        locateBy: key ? null : locator(argumentsOf(shape.rootType, node, variables)),
+        locateBy: key || !node || !shape.rootType ? null : locator(argumentsOf(shape.rootType, node, variables)),
         reachableAccounts: principal.kind === 'USER' ? [...principal.roles.keys()] : [],
       };
     });
@@ -163,7 +189,7 @@ export function useActivityLog(recorder: ActivityRecorder, clock: Clock, metrics
         if (!request || !principal || !shape) return;
         const errors = result.map((e) => withoutPath(e));
         const variables = request_params?.variables ?? null;
-        record({ principal, requestId: requestIdOf(request), startedAt, shape, errors, failed: true, variables });
+        record({ principal, requestId: requestIdOf(request), startedAt, shape, errors, failed: true, variables, refused: true });
       };
     },
     onExecute({ args }) {
@@ -177,7 +203,7 @@ export function useActivityLog(recorder: ActivityRecorder, clock: Clock, metrics
           const errors = result.errors ?? [];
           const failed = errors.length > 0 && (result.data === null || result.data === undefined);
           const { principal, requestId } = ctx;
-          record({ principal, requestId, startedAt, shape, errors, failed, variables: args.variableValues });
+          record({ principal, requestId, startedAt, shape, errors, failed, variables: args.variableValues, refused: false });
         },
       };
     },
