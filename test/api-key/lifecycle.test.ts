@@ -393,6 +393,77 @@ describe('rotateApiKey', () => {
   });
 });
 
+describe('a rotated key (SPEC §3: rotation answers a leak)', () => {
+  let tenant: Tenant;
+  beforeAll(async () => {
+    tenant = await seedTenant(t);
+  });
+
+  /** A key holding api_keys:write that its owner rotated with a one-day grace period. */
+  async function rotatedManager() {
+    const old = await tenant.scopedKey(['api_keys:write', 'customers:read', 'activity:read']);
+    const { body } = await t.run(
+      RotateApiKeyDocument,
+      { input: { id: old.row.id, expireOldKeyIn: 'ONE_DAY' } },
+      { token: tenant.owner.token },
+    );
+    expect(body.errors).toBeUndefined();
+    return { old, successor: body.data!.rotateApiKey };
+  }
+
+  it('keeps its resource permissions until it expires', async () => {
+    const { old } = await rotatedManager();
+    const { body } = await t.query(
+      '{ customers(first: 1) { totalCount } activity(first: 1) { totalCount } }',
+      {},
+      { key: old.secret },
+    );
+    expect(body.errors).toBeUndefined();
+    expect(body.data?.customers.totalCount).toBeGreaterThanOrEqual(0);
+  });
+
+  it('cannot change its own grace period, however often it asks', async () => {
+    const { old } = await rotatedManager();
+    for (const expireIn of ['SEVEN_DAYS', 'THREE_DAYS'] as const) {
+      const { body } = await t.run(ChangeGracePeriodDocument, { input: { id: old.row.id, expireIn } }, { key: old.secret });
+      expect(codes(body)).toEqual(['FORBIDDEN']);
+      expect(body.errors![0]!.message).toContain('api_keys:write');
+    }
+    const audit = await auditOf(old.row.id);
+    expect(audit).not.toContain('GRACE_PERIOD_CHANGED');
+    const { body } = await t.run(ApiKeyDetailDocument, { id: old.row.id }, { token: tenant.owner.token });
+    expect(body.data!.apiKey!.expiresAt).toBe(new Date(t.clock.now().getTime() + DAY).toISOString());
+  });
+
+  it('cannot reveal its successor’s secret through viewer.apiKey.rotatedTo', async () => {
+    const { old, successor } = await rotatedManager();
+    const { body } = await t.query('{ viewer { apiKey { rotatedTo { id secret } } } }', {}, { key: old.secret });
+    expect(body.data?.viewer.apiKey.rotatedTo).toEqual({ id: successor.apiKey.id, secret: null });
+    expect(codes(body)).toContain('FORBIDDEN');
+    expect(JSON.stringify(body)).not.toContain(successor.secret);
+    expect(await auditOf(successor.apiKey.id)).not.toContain('KEY_REVEALED');
+  });
+
+  it('manages no key at all: create, rotate, re-scope, edit and revoke are FORBIDDEN; its successor still can', async () => {
+    const { old, successor } = await rotatedManager();
+    const victim = await tenant.scopedKey(['customers:read']);
+    const attempts = [
+      t.run(CreateScopedKeyDocument, { input: { name: 'escape', scopes: ['customers:read'] } }, { key: old.secret }),
+      t.run(RotateApiKeyDocument, { input: { id: victim.row.id, expireOldKeyIn: 'NOW' } }, { key: old.secret }),
+      t.run(UpdateApiKeyScopesDocument, { input: { id: victim.row.id, scopes: ['customers:read'] } }, { key: old.secret }),
+      t.run(UpdateApiKeyDocument, { input: { id: victim.row.id, description: 'mine now' } }, { key: old.secret }),
+      t.run(RevokeApiKeyDocument, { input: { id: victim.row.id } }, { key: old.secret }),
+      t.run(RevealApiKeyDocument, { id: victim.row.id }, { key: old.secret }),
+    ];
+    for (const { body } of await Promise.all(attempts)) expect(codes(body)).toContain('FORBIDDEN');
+    expect(await auditOf(victim.row.id)).toEqual(['KEY_CREATED']);
+    expect(await permissionsOf(old.secret)).not.toContain('api_keys:write');
+    expect(await permissionsOf(successor.secret)).toContain('api_keys:write');
+    const { body } = await t.run(RevokeApiKeyDocument, { input: { id: victim.row.id } }, { key: successor.secret });
+    expect(body.errors).toBeUndefined();
+  });
+});
+
 describe('changeGracePeriod', () => {
   let tenant: Tenant;
   beforeAll(async () => {

@@ -73,11 +73,12 @@ ViewerRef.implement({
       description: 'Effective permissions of an API key caller; empty for users.',
       resolve: async (p, _args, ctx) =>
         p.kind === 'API_KEY'
-          ? keyScopes({
+          ? // Its scope as far as it holds it now (a rotated key no longer manages keys).
+            keyScopes({
               type: p.key.type,
               scopes: storedScopes(p.key),
               integrationType: await integrationTypeOfKey(ctx.loaders.integration, p.key),
-            })
+            }).filter((permission) => p.grants.has(permission))
           : [],
     }),
   }),

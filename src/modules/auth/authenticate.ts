@@ -39,7 +39,7 @@ export function principalForKey(key: ApiKeyRow, integrationType: IntegrationType
   return {
     kind: 'API_KEY',
     key,
-    grants: keyGrants({ type: key.type, scopes: storedScopes(key), integrationType }),
+    grants: keyGrants({ type: key.type, scopes: storedScopes(key), integrationType, rotated: key.rotated_to_id !== null }),
     actor: { type: 'API_KEY', id: key.id, displayName: key.name },
   };
 }

@@ -62,6 +62,12 @@ export interface KeyScopeSource {
   /** Stored scope of a scoped key. */
   scopes: readonly string[] | null;
   integrationType: IntegrationType | null;
+  /**
+   * The key has a successor (`rotatedTo`): it keeps its resource permissions
+   * until it expires but no longer manages keys (SPEC §3), so a leaked secret
+   * answered by rotation can neither outlive its successor nor reveal it.
+   */
+  rotated?: boolean;
 }
 
 /** The catalogue permissions of a set, in catalogue order. */
@@ -94,6 +100,7 @@ export function keyGrants(key: KeyScopeSource): Grants {
   // Server-side keys see their environment; the publishable key reads only what SPEC §5 lists.
   if (key.type !== 'PUBLISHABLE') grants.add(CAPABILITIES.readEnvironment);
   if (key.type === 'FULL_ACCESS') grants.add(CAPABILITIES.manageEnvironment);
+  if (key.rotated) grants.delete('api_keys:write');
   return grants;
 }
 
