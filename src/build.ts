@@ -1,7 +1,8 @@
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import type { Diagnostic } from 'typescript';
 import { CONSOLE_DIST_DIR } from './console/console.plugin.js';
 import { packageRoot } from './shared/package-root.js';
 
@@ -9,6 +10,9 @@ const root = packageRoot();
 
 /** The compiled server and CLI: what `bin/keygate.js` runs once it is built and up to date. */
 export const SERVER_BUNDLE = path.join(root, 'dist/keygate.mjs');
+
+/** The compiled `keygate/client` (index.js, and its declarations in types/) that package.json exports. */
+export const CLIENT_DIST_DIR = path.join(root, 'dist/client');
 
 /**
  * Bundles a Node entry point (Keygate's own TypeScript, compiled ahead of
@@ -48,9 +52,63 @@ export async function buildConsole(outDir = CONSOLE_DIST_DIR): Promise<void> {
   await copyFile(path.join(source, 'index.html'), path.join(outDir, 'index.html'));
 }
 
+/**
+ * Compiles `keygate/client` for plain Node and bundlers: one ES module with
+ * graphql left external (a consumer must share its graphql instance), and its
+ * type declarations from tsconfig.client.json under `types/`.
+ */
+export async function buildClient(outDir = CLIENT_DIST_DIR): Promise<void> {
+  // Nothing stale survives a file removed from src/client.
+  await rm(outDir, { recursive: true, force: true });
+  await build({
+    entryPoints: [path.join(root, 'src/client/index.ts')],
+    outfile: path.join(outDir, 'index.js'),
+    bundle: true,
+    packages: 'external',
+    platform: 'node',
+    format: 'esm',
+    target: 'es2022',
+    sourcemap: 'linked',
+    logLevel: 'warning',
+  });
+  await emitClientDeclarations(path.join(outDir, 'types'));
+}
+
+/** The client's .d.ts files; the whole client is type-checked first, so a declaration never ships a type error. */
+async function emitClientDeclarations(outDir: string): Promise<void> {
+  // TypeScript is a devDependency: an install without devDependencies (npm ci --omit=dev) still gets the JavaScript.
+  const ts = await import('typescript').then(
+    (module) => module.default,
+    (error: { code?: string }) => {
+      if (error.code === 'ERR_MODULE_NOT_FOUND' || error.code === 'MODULE_NOT_FOUND') return null;
+      throw error;
+    },
+  );
+  if (!ts) {
+    console.warn('TypeScript is not installed: keygate/client is built without its type declarations.');
+    return;
+  }
+  const fail = (diagnostics: readonly Diagnostic[]): never => {
+    const host = { getCanonicalFileName: (f: string) => f, getCurrentDirectory: () => root, getNewLine: () => '\n' };
+    throw new Error(`keygate/client declarations:\n${ts.formatDiagnostics(diagnostics, host)}`);
+  };
+  const config = ts.getParsedCommandLineOfConfigFile(
+    path.join(root, 'tsconfig.client.json'),
+    { outDir },
+    { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (diagnostic) => fail([diagnostic]) },
+  );
+  if (!config) throw new Error('tsconfig.client.json could not be read.');
+  if (config.errors.length > 0) fail(config.errors);
+  const program = ts.createProgram({ rootNames: config.fileNames, options: config.options });
+  const emitted = program.emit();
+  const diagnostics = [...ts.getPreEmitDiagnostics(program), ...emitted.diagnostics];
+  if (diagnostics.length > 0) fail(diagnostics);
+}
+
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  await Promise.all([buildNodeBundle(path.join(root, 'src/cli.ts'), SERVER_BUNDLE), buildConsole()]);
+  await Promise.all([buildNodeBundle(path.join(root, 'src/cli.ts'), SERVER_BUNDLE), buildConsole(), buildClient()]);
+  const relative = (file: string) => path.relative(process.cwd(), file);
   console.log(
-    `Built ${path.relative(process.cwd(), SERVER_BUNDLE)} and the console in ${path.relative(process.cwd(), CONSOLE_DIST_DIR)}/`,
+    `Built ${relative(SERVER_BUNDLE)}, the console in ${relative(CONSOLE_DIST_DIR)}/ and keygate/client in ${relative(CLIENT_DIST_DIR)}/`,
   );
 }
