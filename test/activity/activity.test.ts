@@ -512,6 +512,46 @@ describe('who may read the activity log', () => {
     tenant = await tenantOf();
   });
 
+  it('shows other keys only by id, name, type and category to a caller without api_keys:read (SPEC §4)', async () => {
+    const reader = await scopedKeyOf(tenant, ['activity:read']);
+    await call('{ viewer { kind } }', {}, asKey(tenant.dev.fullAccessKey.secret));
+    await t.keygate.deps.activity.flush();
+    const byFullAccess = `filter: { apiKeyId: "${tenant.dev.fullAccessKey.row.id}" }, first: 1`;
+    const named = await call(
+      `{ activity(${byFullAccess}) { edges { node { apiKey { id name type category } } } } }`,
+      {},
+      asKey(reader.secret),
+    );
+    expect(named.body.errors).toBeUndefined();
+    expect(named.body.data.activity.edges[0].node.apiKey).toEqual({
+      id: tenant.dev.fullAccessKey.row.id,
+      name: 'Full access key',
+      type: 'FULL_ACCESS',
+      category: 'DEFAULT',
+    });
+    const detail = await call(
+      `{ activity(${byFullAccess}) { edges { node { apiKey { id scopes status lastUsedAt rotatedTo { id } } } } } }`,
+      {},
+      asKey(reader.secret),
+    );
+    expect(detail.body.data.activity.edges[0].node.apiKey).toBeNull();
+    expect(new Set(codes(detail.body))).toEqual(new Set(['FORBIDDEN']));
+    // The first denied non-null field nulls the key; every error is on one of the denied fields.
+    for (const e of detail.body.errors!) expect(['lastUsedAt', 'rotatedTo', 'scopes', 'status']).toContain(e.path!.at(-1));
+    for (const e of detail.body.errors!) expect(e.message).toContain('api_keys:read');
+  });
+
+  it('shows a caller its own key in full through viewer.apiKey, without api_keys:read', async () => {
+    const reader = await scopedKeyOf(tenant, ['activity:read']);
+    const { body } = await call(
+      '{ viewer { apiKey { id scopes status maskedKey lastUsedAt createdBy { type } } } }',
+      {},
+      asKey(reader.secret),
+    );
+    expect(body.errors).toBeUndefined();
+    expect(body.data.viewer.apiKey).toMatchObject({ id: reader.row.id, scopes: ['activity:read'], status: 'ACTIVE' });
+  });
+
   it('needs activity:read: a key holding everything else is FORBIDDEN; a key with it reads its own environment', async () => {
     const allButActivity = await scopedKeyOf(
       tenant,

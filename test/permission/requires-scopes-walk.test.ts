@@ -88,11 +88,15 @@ const ROUTES: Record<
     path: ['environment'],
     parents: [['Query', 'environment']],
   },
+  // Reached through the activity log, so a caller without api_keys:read can reach it too (SPEC §4).
   ApiKey: {
     variables: '($key: ID!)',
-    wrap: (i) => `apiKey(id: $key) { ${i} }`,
-    path: ['apiKey'],
-    parents: [['Query', 'apiKey']],
+    wrap: (i) => `activity(filter: { apiKeyId: $key }, first: 1) { edges { node { apiKey { ${i} } } } }`,
+    path: ['activity', 'edges', 0, 'node', 'apiKey'],
+    parents: [
+      ['Query', 'activity'],
+      ['ActivityEvent', 'apiKey'],
+    ],
   },
   Customer: { wrap: (i) => `customer(customerId: "walk-1") { ${i} }`, path: ['customer'], parents: [['Query', 'customer']] },
   Subscription: {
@@ -166,12 +170,16 @@ const PUBLIC_ONLY = new Set(['customers:read_public', 'subscriptions:read_public
 
 let t: TestKeygate;
 let tenant: Tenant;
-/** The ApiKey route's target: within the scope of any key holding api_keys:write (no-escalation stays out of the way). */
+/** The ApiKey route's target: within the scope of any key holding api_keys:write (no-escalation stays out of the way), and in the activity log. */
 let targetKeyId: string;
 beforeAll(async () => {
   t = await startTestKeygate();
   tenant = await seedTenant(t);
-  targetKeyId = (await tenant.scopedKey(['api_keys:read'])).row.id;
+  const targetKey = await tenant.scopedKey(['api_keys:read']);
+  targetKeyId = targetKey.row.id;
+  // One call by the target key puts it in the activity log, the ApiKey route's way in.
+  await t.query('{ viewer { kind } }', {}, { key: targetKey.secret });
+  await t.keygate.deps.activity.flush();
   const owner = { key: tenant.dev.fullAccessKey.secret };
   await t.query(
     'mutation { createCustomer(input: { customerId: "walk-1", name: "Walker", email: "w@example.test" }) { customer { id } } }',

@@ -3,7 +3,7 @@ import { ActorRef, KeyAuditEventConnectionRef } from '../audit/audit.schema.js';
 import { connectionType, NodeRef, optionalId, pageArgs } from '../common/common.schema.js';
 import { EnvironmentRef } from '../environment/environment.schema.js';
 import { P } from '../permission/permission.catalogue.js';
-import { requires } from '../permission/permission.guard.js';
+import { requires, requiresUnless } from '../permission/permission.guard.js';
 import { keyScopes } from '../permission/permission.model.js';
 import { integrationTypeOfKey } from './api-key.integration.js';
 import { storedScopes } from './api-key.repository.js';
@@ -26,28 +26,41 @@ export const GracePeriodEnum = builder.enumType('GracePeriod', {
 
 export const ApiKeyRef = builder.objectRef<ApiKeyRow>('ApiKey');
 
+/**
+ * An ApiKey reached through any path (activity, links between keys) shows
+ * id, name, type and category; the rest needs api_keys:read, except on the
+ * caller's own key (SPEC §4).
+ */
+export const keyDetail = requiresUnless<ApiKeyRow>(
+  (key, ctx) => ctx.principal.kind === 'API_KEY' && ctx.principal.key.id === key.id,
+  [P.apiKeysRead],
+);
+
 ApiKeyRef.implement({
   interfaces: [NodeRef],
   fields: (t) => ({
     id: t.exposeID('id'),
     name: t.exposeString('name'),
-    description: t.exposeString('description', { nullable: true }),
+    description: t.exposeString('description', { ...keyDetail, nullable: true }),
     type: t.field({ type: ApiKeyTypeEnum, resolve: (k) => k.type }),
     category: t.field({ type: ApiKeyCategoryEnum, resolve: (k) => keyCategory(k.type) }),
     maskedKey: t.string({
+      ...keyDetail,
       description: 'Prefix and last four characters, e.g. server-••••3f9a. Never the secret.',
       resolve: (k) => maskKey(KEY_PREFIX[k.type], k.last4),
     }),
-    status: t.field({ type: ApiKeyStatusEnum, resolve: (k, _args, ctx) => keyStatus(k, ctx.clock.now()) }),
-    expiresAt: t.field({ type: 'DateTime', nullable: true, resolve: (k) => k.expires_at }),
-    revokedAt: t.field({ type: 'DateTime', nullable: true, resolve: (k) => k.revoked_at }),
-    createdAt: t.field({ type: 'DateTime', resolve: (k) => k.created_at }),
-    lastUsedAt: t.field({ type: 'DateTime', nullable: true, resolve: (k) => k.last_used_at }),
+    status: t.field({ ...keyDetail, type: ApiKeyStatusEnum, resolve: (k, _args, ctx) => keyStatus(k, ctx.clock.now()) }),
+    expiresAt: t.field({ ...keyDetail, type: 'DateTime', nullable: true, resolve: (k) => k.expires_at }),
+    revokedAt: t.field({ ...keyDetail, type: 'DateTime', nullable: true, resolve: (k) => k.revoked_at }),
+    createdAt: t.field({ ...keyDetail, type: 'DateTime', resolve: (k) => k.created_at }),
+    lastUsedAt: t.field({ ...keyDetail, type: 'DateTime', nullable: true, resolve: (k) => k.last_used_at }),
     environment: t.field({
+      ...keyDetail,
       type: EnvironmentRef,
       resolve: async (k, _args, ctx) => (await ctx.loaders.environment.load(k.environment_id))!,
     }),
     scopes: t.stringList({
+      ...keyDetail,
       resolve: async (k, _args, ctx) =>
         keyScopes({
           type: k.type,
@@ -55,19 +68,22 @@ ApiKeyRef.implement({
           integrationType: await integrationTypeOfKey(ctx.loaders.integration, k),
         }),
     }),
-    scopesEditable: t.boolean({ resolve: (k) => k.type === 'SCOPED' }),
-    nameEditable: t.boolean({ resolve: (k) => k.type === 'SCOPED' }),
+    scopesEditable: t.boolean({ ...keyDetail, resolve: (k) => k.type === 'SCOPED' }),
+    nameEditable: t.boolean({ ...keyDetail, resolve: (k) => k.type === 'SCOPED' }),
     rotatedFrom: t.field({
+      ...keyDetail,
       type: ApiKeyRef,
       nullable: true,
       resolve: (k, _args, ctx) => (k.rotated_from_id ? ctx.loaders.apiKey.load(k.rotated_from_id) : null),
     }),
     rotatedTo: t.field({
+      ...keyDetail,
       type: ApiKeyRef,
       nullable: true,
       resolve: (k, _args, ctx) => (k.rotated_to_id ? ctx.loaders.apiKey.load(k.rotated_to_id) : null),
     }),
     createdBy: t.field({
+      ...keyDetail,
       type: ActorRef,
       resolve: (k) => ({ type: k.created_by_type, id: k.created_by_id, displayName: k.created_by_name }),
     }),

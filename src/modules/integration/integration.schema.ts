@@ -1,5 +1,5 @@
 import { builder } from '../../builder.js';
-import { ApiKeyRef } from '../api-key/api-key.schema.js';
+import { ApiKeyRef, keyDetail } from '../api-key/api-key.schema.js';
 import type { IssuedKey } from '../api-key/api-key.service.js';
 import { NodeRef, optionalId } from '../common/common.schema.js';
 import { EnvironmentRef } from '../environment/environment.schema.js';
@@ -36,6 +36,7 @@ IntegrationRef.implement({
 
 builder.objectField(ApiKeyRef, 'integration', (t) =>
   t.field({
+    ...keyDetail,
     type: IntegrationRef,
     nullable: true,
     description: 'The integration an INTEGRATION key belongs to.',

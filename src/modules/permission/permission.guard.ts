@@ -1,3 +1,4 @@
+import type { RequestContext } from '../../context.js';
 import type { ScopeRequirement } from './permission.model.js';
 
 /**
@@ -19,3 +20,16 @@ export const authenticated = {
   authScopes: { authenticated: true },
   directives: { authenticated: {} },
 } as const;
+
+/**
+ * Like `requires`, except for the objects `exempt` picks out (the caller's
+ * own key, say), which pass without it. The directive prints the rule for
+ * everyone else; the exemption is documented with the field.
+ */
+export function requiresUnless<Parent>(exempt: (parent: Parent, ctx: RequestContext) => boolean, ...alternatives: string[][]) {
+  const scopes: ScopeRequirement = alternatives;
+  return {
+    authScopes: (parent: Parent, _args: unknown, ctx: RequestContext) => (exempt(parent, ctx) ? true : { requires: scopes }),
+    directives: { requiresScopes: { scopes } },
+  };
+}
