@@ -24,6 +24,15 @@ function withCode(
 }
 
 /**
+ * PostgreSQL's refusals of NUL: 22021 (text cannot hold it) and 22P05 (jsonb
+ * cannot hold \u0000), each with the kind of argument it came in.
+ */
+const NUL_REFUSED = new Map([
+  ['22021', 'Text'],
+  ['22P05', 'JSON'],
+]);
+
+/**
  * Every error leaves with a code from the closed set (SPEC §7): expected
  * failures keep theirs, document and variable errors become BAD_USER_INPUT,
  * anything unexpected is logged and masked to INTERNAL with the request id.
@@ -37,9 +46,22 @@ export function classifyError(error: GraphQLError, requestId: string, logger: Lo
     return error;
   }
   if (!original || original instanceof GraphQLError) return withCode(error, ErrorCode.BAD_USER_INPUT);
-  if ((original as { code?: string }).code === '22021') {
-    // PostgreSQL text cannot hold NUL characters; SQLite can. Same answer on both: bad input.
-    return withCode(error, ErrorCode.BAD_USER_INPUT, 'Text arguments must not contain NUL (\\u0000) characters.');
+  const sqlState = (original as { code?: unknown }).code;
+  if (typeof sqlState === 'string' && NUL_REFUSED.has(sqlState)) {
+    // Last resort: the input-text rule (shared/validation.ts) refuses NUL before any query, so reaching
+    // here means an input lacks it; the warning names the path. SQLite would have stored the text.
+    logger.warn(
+      { requestId, sqlState, path: error.path?.join('.') },
+      'PostgreSQL refused a NUL character: an input lacks the text rule',
+    );
+    return new GraphQLError(`${NUL_REFUSED.get(sqlState)} arguments must not contain NUL (\\u0000) characters.`, {
+      nodes: error.nodes,
+      source: error.source,
+      positions: error.positions,
+      path: error.path,
+      // No originalError: Yoga's masking would take the database error underneath for a fault and mask it to INTERNAL.
+      extensions: { ...error.extensions, code: ErrorCode.BAD_USER_INPUT },
+    });
   }
   if (isDatabaseUnavailable(original)) {
     logger.warn({ err: original, requestId, path: error.path?.join('.') }, 'database unavailable');

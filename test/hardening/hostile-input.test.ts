@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { SignJWT, UnsecuredJWT } from 'jose';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeygate, type Keygate } from '../../src/app.js';
 import { bootstrapAccount } from '../../src/modules/account/account.service.js';
 import { type RunningServer, startServer } from '../../src/server.js';
-import { freshDatabaseUrl } from '../harness/database.js';
+import { dialect, freshDatabaseUrl } from '../harness/database.js';
 
 /**
  * Hostile input against a real HTTP server on 127.0.0.1: every case gets a
@@ -31,6 +32,7 @@ let server: RunningServer;
 let key = '';
 let publishable = '';
 let ownerId = '';
+let accountId = '';
 let rssBefore = 0;
 
 beforeAll(async () => {
@@ -49,6 +51,7 @@ beforeAll(async () => {
   key = result.environments[0]!.fullAccess.secret;
   publishable = result.environments[0]!.publishable.secret;
   ownerId = result.owner.id;
+  accountId = result.account.id;
   globalThis.gc?.();
   rssBefore = process.memoryUsage().rss;
 });
@@ -230,13 +233,257 @@ describe('hostile input', () => {
         name: 'nul\u0000name',
       }),
     );
-    expect(write.status).toBe(200);
-    const code = write.body?.errors?.[0]?.extensions?.code;
-    // Either stored as sent or refused as bad input; never a masked database failure.
-    if (code === undefined) expect(write.body?.data?.createScopedKey.apiKey.name).toBe('nul\u0000name');
-    else expect(code).toBe('BAD_USER_INPUT');
+    expectCoded(write, 200, 'BAD_USER_INPUT');
+    expect(write.body!.errors![0]!.message).toMatch(/^name: /);
     await stillServes();
   });
+
+  it('NUL in every text argument of the schema: the same code on both dialects, never INTERNAL (SPEC §8)', async () => {
+    const NUL = 'a\u0000b';
+    const nulId = (prefix: string) => `${prefix}_\u0000`;
+    const owner = { 'x-api-key': '', authorization: `Bearer ${await keygate.deps.sessions.mint(ownerId, 3600)}` };
+    await post(json('mutation { createCustomer(input: { customerId: "nul-owner" }) { customer { id } } }'));
+    const scoped = await post(
+      json('mutation { createScopedKey(input: { name: "nul target", scopes: ["coupons:read"] }) { apiKey { id } } }'),
+    );
+    const scopedId: string = scoped.body!.data.createScopedKey.apiKey.id;
+    const customerWith = (fields: string) =>
+      `mutation($v: ${fields.includes('metadata') ? 'JSON' : 'String'}) { createCustomer(input: { customerId: "nul-new", ${fields} }) { customer { id } } }`;
+    // [what, query, variables, answer: an error code (BAD_USER_INPUT names the field), or the data expected]
+    const cases: [string, string, Record<string, unknown>, [string, string?] | { data: unknown }][] = [
+      ['customer(customerId)', 'query($v: String!) { customer(customerId: $v) { id } }', { v: NUL }, ['NOT_FOUND']],
+      [
+        'customers(environmentId)',
+        'query($v: ID) { customers(environmentId: $v) { totalCount } }',
+        { v: nulId('env') },
+        ['NOT_FOUND'],
+      ],
+      ['customers(after)', 'query($v: String) { customers(after: $v) { totalCount } }', { v: NUL }, ['BAD_USER_INPUT', 'after']],
+      [
+        'createCustomer customerId',
+        'mutation($v: String!) { createCustomer(input: { customerId: $v }) { customer { id } } }',
+        { v: NUL },
+        ['BAD_USER_INPUT', 'customerId'],
+      ],
+      ['createCustomer name', customerWith('name: $v'), { v: NUL }, ['BAD_USER_INPUT', 'name']],
+      ['createCustomer email', customerWith('email: $v'), { v: 'a\u0000@b.test' }, ['BAD_USER_INPUT', 'email']],
+      ['createCustomer metadata value', customerWith('metadata: $v'), { v: { note: NUL } }, ['BAD_USER_INPUT', 'metadata']],
+      ['createCustomer metadata key', customerWith('metadata: $v'), { v: { [NUL]: 1 } }, ['BAD_USER_INPUT', 'metadata']],
+      [
+        'updateCustomer email',
+        'mutation($v: String) { updateCustomer(input: { customerId: "nul-owner", email: $v }) { customer { id } } }',
+        { v: `x@b.test${'\u0000'}` },
+        ['BAD_USER_INPUT', 'email'],
+      ],
+      [
+        'updateCustomer metadata',
+        'mutation($v: JSON) { updateCustomer(input: { customerId: "nul-owner", metadata: $v }) { customer { id } } }',
+        { v: [[{ deep: [NUL] }]] },
+        ['BAD_USER_INPUT', 'metadata'],
+      ],
+      [
+        'createSubscription customerId',
+        'mutation($v: String!) { createSubscription(input: { customerId: $v, planId: "p" }) { subscription { id } } }',
+        { v: NUL },
+        ['NOT_FOUND'],
+      ],
+      [
+        'createSubscription planId',
+        'mutation($v: String!) { createSubscription(input: { customerId: "nul-owner", planId: $v }) { subscription { id } } }',
+        { v: NUL },
+        ['BAD_USER_INPUT', 'planId'],
+      ],
+      [
+        'cancelSubscription id',
+        'mutation($v: ID!) { cancelSubscription(input: { id: $v }) { subscription { id } } }',
+        { v: nulId('sub') },
+        ['NOT_FOUND'],
+      ],
+      [
+        'createCoupon code',
+        'mutation($v: String!) { createCoupon(input: { code: $v, percentOff: 5 }) { coupon { id } } }',
+        { v: NUL },
+        ['BAD_USER_INPUT', 'code'],
+      ],
+      [
+        'coupons(environmentId)',
+        'query($v: ID) { coupons(environmentId: $v) { totalCount } }',
+        { v: nulId('env') },
+        ['NOT_FOUND'],
+      ],
+      [
+        'activity filter apiKeyId',
+        'query($v: ID) { activity(filter: { apiKeyId: $v }) { totalCount } }',
+        { v: 'x\u0000' },
+        { data: { activity: { totalCount: 0 } } },
+      ],
+      [
+        'activity filter apiKeyId key_',
+        'query($v: ID) { activity(filter: { apiKeyId: $v }) { totalCount } }',
+        { v: nulId('key') },
+        { data: { activity: { totalCount: 0 } } },
+      ],
+      [
+        'activity(environmentId)',
+        'query($v: ID) { activity(environmentId: $v) { totalCount } }',
+        { v: nulId('env') },
+        ['NOT_FOUND'],
+      ],
+      [
+        'apiKeys(environmentId)',
+        'query($v: ID) { apiKeys(environmentId: $v) { totalCount } }',
+        { v: nulId('env') },
+        ['NOT_FOUND'],
+      ],
+      ['apiKey(id)', 'query($v: ID!) { apiKey(id: $v) { id } }', { v: nulId('key') }, ['NOT_FOUND']],
+      [
+        'createScopedKey description',
+        'mutation($v: String) { createScopedKey(input: { name: "n", description: $v, scopes: ["coupons:read"] }) { secret } }',
+        { v: NUL },
+        ['BAD_USER_INPUT', 'description'],
+      ],
+      [
+        'createScopedKey scopes',
+        'mutation($v: String!) { createScopedKey(input: { name: "n", scopes: [$v] }) { secret } }',
+        { v: NUL },
+        ['BAD_USER_INPUT', 'scopes'],
+      ],
+      [
+        'updateApiKey id',
+        'mutation($v: ID!) { updateApiKey(input: { id: $v, name: "n" }) { apiKey { id } } }',
+        { v: nulId('key') },
+        ['NOT_FOUND'],
+      ],
+      [
+        'updateApiKey name',
+        `mutation($v: String) { updateApiKey(input: { id: "${scopedId}", name: $v }) { apiKey { id } } }`,
+        { v: NUL },
+        ['BAD_USER_INPUT', 'name'],
+      ],
+      [
+        'updateApiKey description',
+        `mutation($v: String) { updateApiKey(input: { id: "${scopedId}", description: $v }) { apiKey { id } } }`,
+        { v: NUL },
+        ['BAD_USER_INPUT', 'description'],
+      ],
+      [
+        'updateApiKeyScopes id',
+        'mutation($v: ID!) { updateApiKeyScopes(input: { id: $v, scopes: ["coupons:read"] }) { apiKey { id } } }',
+        { v: nulId('key') },
+        ['NOT_FOUND'],
+      ],
+      [
+        'rotateApiKey id',
+        'mutation($v: ID!) { rotateApiKey(input: { id: $v, expireOldKeyIn: NOW }) { secret } }',
+        { v: nulId('key') },
+        ['NOT_FOUND'],
+      ],
+      [
+        'changeGracePeriod id',
+        'mutation($v: ID!) { changeGracePeriod(input: { id: $v, expireIn: NOW }) { apiKey { id } } }',
+        { v: nulId('key') },
+        ['NOT_FOUND'],
+      ],
+      [
+        'revokeApiKey id',
+        'mutation($v: ID!) { revokeApiKey(input: { id: $v }) { apiKey { id } } }',
+        { v: nulId('key') },
+        ['NOT_FOUND'],
+      ],
+      ['environment(id)', 'query($v: ID!) { environment(id: $v) { id } }', { v: nulId('env') }, ['NOT_FOUND']],
+      [
+        'integrations(environmentId)',
+        'query($v: ID) { integrations(environmentId: $v) { id } }',
+        { v: nulId('env') },
+        ['NOT_FOUND'],
+      ],
+      [
+        'connectIntegration environmentId',
+        'mutation($v: ID) { connectIntegration(input: { environmentId: $v, type: ZAPIER }) { secret } }',
+        { v: nulId('env') },
+        ['NOT_FOUND'],
+      ],
+      [
+        'disconnectIntegration id',
+        'mutation($v: ID!) { disconnectIntegration(input: { id: $v }) { id } }',
+        { v: nulId('int') },
+        ['NOT_FOUND'],
+      ],
+      [
+        'setClientSideSecurity environmentId',
+        'mutation($v: ID) { setClientSideSecurity(input: { environmentId: $v, enforced: true }) { environment { id } } }',
+        { v: nulId('env') },
+        ['NOT_FOUND'],
+      ],
+      [
+        'rotateSigningSecret environmentId',
+        'mutation($v: ID) { rotateSigningSecret(input: { environmentId: $v }) { environment { id } } }',
+        { v: nulId('env') },
+        ['NOT_FOUND'],
+      ],
+    ];
+    const userCases: typeof cases = [
+      [
+        'createEnvironment name',
+        `mutation($v: String!) { createEnvironment(input: { accountId: "${accountId}", name: $v }) { environment { id } } }`,
+        { v: NUL },
+        ['BAD_USER_INPUT', 'name'],
+      ],
+      [
+        'createEnvironment accountId',
+        'mutation($v: ID!) { createEnvironment(input: { accountId: $v, name: "n" }) { environment { id } } }',
+        { v: nulId('acc') },
+        ['NOT_FOUND'],
+      ],
+    ];
+    for (const [what, query, variables, answer] of [...cases, ...userCases]) {
+      const reply = await post(json(query, variables), userCases.some((c) => c[0] === what) ? owner : {});
+      if ('data' in answer) {
+        expect(reply.body, what).toEqual(answer);
+        continue;
+      }
+      const [code, field] = answer;
+      expectCoded(reply, 200, code);
+      expect(
+        reply.body!.errors!.map((e) => e.extensions?.code),
+        what,
+      ).toEqual([code]);
+      if (field) expect(reply.body!.errors![0]!.message, what).toMatch(new RegExp(`^${field}: `));
+    }
+    await stillServes();
+  });
+
+  // A PostgreSQL-only refusal: SQLite stores NUL, so there is no SQLite twin of this case.
+  it.runIf(dialect === 'postgres')(
+    'a NUL refusal that reaches PostgreSQL (22021 text, 22P05 jsonb) → BAD_USER_INPUT, not masked to INTERNAL',
+    async () => {
+      // The input-text rule stops NUL before any query, so the database's own refusal is raised by a trigger.
+      const db = keygate.deps.db;
+      await sql
+        .raw(`create function refuse_nul() returns trigger language plpgsql as $$
+          begin raise exception 'refused' using errcode = substr(new.customer_id, 11); end $$`)
+        .execute(db);
+      await sql
+        .raw(`create trigger refuse_nul before insert on customers for each row
+          when (new.customer_id like 'refuse-nul%') execute function refuse_nul()`)
+        .execute(db);
+      try {
+        for (const [sqlState, kind] of [
+          ['22021', 'Text'],
+          ['22P05', 'JSON'],
+        ]) {
+          const reply = await post(
+            json(`mutation { createCustomer(input: { customerId: "refuse-nul${sqlState}" }) { customer { id } } }`),
+          );
+          expectCoded(reply, 200, 'BAD_USER_INPUT');
+          expect(reply.body!.errors![0]!.message).toBe(`${kind} arguments must not contain NUL (\\u0000) characters.`);
+        }
+      } finally {
+        await sql.raw('drop function refuse_nul() cascade').execute(db);
+      }
+      await stillServes();
+    },
+  );
 
   it('invalid UTF-8 in the query → coded BAD_USER_INPUT; in a variable → coded, not INTERNAL', async () => {
     const inQuery = Buffer.concat([Buffer.from('{"query":"{ viewer { kind'), Buffer.from([0xff, 0xfe]), Buffer.from(' } }"}')]);

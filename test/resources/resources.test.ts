@@ -92,6 +92,77 @@ describe('customers', () => {
     expect(await count('customers', tenant.dev.id)).toBe(before);
   });
 
+  it('refuses control characters (C0, DEL, C1) and unpaired surrogates in an email, naming email, on both dialects', async () => {
+    await t.run(CreateCustomerDocument, { input: { customerId: 'mail-kept', email: 'kept@example.test' } }, server);
+    const before = await count('customers', tenant.dev.id);
+    for (const email of [
+      'a\u0000@example.test',
+      'a@example.test\u0000',
+      'a\u0007b@example.test',
+      'a\u007f@example.test',
+      'a\u0085@example.test',
+      'a\u009f@example.test',
+      'a\ud800@example.test',
+    ]) {
+      const created = await t.run(CreateCustomerDocument, { input: { customerId: 'mail-new', email } }, server);
+      expect(codes(created.body), JSON.stringify(email)).toEqual(['BAD_USER_INPUT']);
+      expect(created.body.errors![0]!.message).toMatch(/^email: /);
+      const updated = await t.run(UpdateCustomerDocument, { input: { customerId: 'mail-kept', email } }, server);
+      expect(codes(updated.body), JSON.stringify(email)).toEqual(['BAD_USER_INPUT']);
+      expect(updated.body.errors![0]!.message).toMatch(/^email: /);
+    }
+    expect(await count('customers', tenant.dev.id)).toBe(before);
+    expect((await t.run(CustomerDocument, { customerId: 'mail-kept' }, server)).body.data!.customer!.email).toBe(
+      'kept@example.test',
+    );
+    // Non-ASCII letters are not control characters.
+    const accented = await t.run(
+      UpdateCustomerDocument,
+      { input: { customerId: 'mail-kept', email: 'zoë@exämple.test' } },
+      server,
+    );
+    expect(accented.body.data!.updateCustomer.customer.email).toBe('zoë@exämple.test');
+  });
+
+  it('refuses control characters and unpaired surrogates in a name, naming name, on both dialects', async () => {
+    for (const name of ['A\u0000da', 'A\u0085da', 'A\udc00da']) {
+      const { body } = await t.run(CreateCustomerDocument, { input: { customerId: 'named', name } }, server);
+      expect(codes(body), JSON.stringify(name)).toEqual(['BAD_USER_INPUT']);
+      expect(body.errors![0]!.message).toMatch(/^name: /);
+    }
+  });
+
+  it('refuses metadata with NUL or an unpaired surrogate in any string or key, naming metadata, on both dialects', async () => {
+    await t.run(CreateCustomerDocument, { input: { customerId: 'meta-kept', metadata: { kept: true } } }, server);
+    const before = await count('customers', tenant.dev.id);
+    for (const metadata of [
+      'a\u0000',
+      { note: 'a\u0000b' },
+      { 'k\u0000': 1 },
+      [1, [{ deep: ['x', { deeper: '\u0000' }] }]],
+      { note: 'half \ud83d pair' },
+      { 'half \udc00 key': 1 },
+    ]) {
+      const created = await t.run(CreateCustomerDocument, { input: { customerId: 'meta-new', metadata } }, server);
+      expect(codes(created.body), JSON.stringify(metadata)).toEqual(['BAD_USER_INPUT']);
+      expect(created.body.errors![0]!.message).toMatch(/^metadata: /);
+      const updated = await t.run(UpdateCustomerDocument, { input: { customerId: 'meta-kept', metadata } }, server);
+      expect(codes(updated.body), JSON.stringify(metadata)).toEqual(['BAD_USER_INPUT']);
+      expect(updated.body.errors![0]!.message).toMatch(/^metadata: /);
+    }
+    expect(await count('customers', tenant.dev.id)).toBe(before);
+    expect((await t.run(CustomerDocument, { customerId: 'meta-kept' }, server)).body.data!.customer!.metadata).toEqual({
+      kept: true,
+    });
+  });
+
+  it('stores metadata with other control characters, the text "\\u0000" and astral characters as sent, on both dialects', async () => {
+    const metadata = { note: 'tab\there\nline\u0001\u007f\u0085', escaped: '\\u0000', emoji: '😀', 'key\twith tab': [1, 'two'] };
+    const created = await t.run(CreateCustomerDocument, { input: { customerId: 'meta-odd', metadata } }, server);
+    expect(created.body.errors).toBeUndefined();
+    expect((await t.run(CustomerDocument, { customerId: 'meta-odd' }, server)).body.data!.customer!.metadata).toEqual(metadata);
+  });
+
   it('answers NOT_FOUND for unknown customers and never crosses environments', async () => {
     await t.run(CreateCustomerDocument, { input: { customerId: 'only-dev' } }, server);
     const missing = await t.run(CustomerDocument, { customerId: 'nobody' }, server);
@@ -243,6 +314,16 @@ describe('subscriptions', () => {
     expect(codes(otherEnv.body)).toEqual(['NOT_FOUND']);
   });
 
+  it('answers NUL and control characters in customerId and planId the same way on both dialects', async () => {
+    const ghost = await t.run(CreateSubscriptionDocument, { input: { customerId: 'sub-owner\u0000', planId: 'pro' } }, server);
+    expect(codes(ghost.body)).toEqual(['NOT_FOUND']);
+    for (const planId of ['pro\u0000', 'pro\u0085']) {
+      const { body } = await t.run(CreateSubscriptionDocument, { input: { customerId: 'sub-owner', planId } }, server);
+      expect(codes(body)).toEqual(['BAD_USER_INPUT']);
+      expect(body.errors![0]!.message).toMatch(/^planId: /);
+    }
+  });
+
   it('nulls Subscription.customer with FORBIDDEN for a key without customers:read', async () => {
     const writer = await tenant.scopedKey(['subscriptions:write']);
     const { body } = await t.run(
@@ -286,6 +367,14 @@ describe('coupons', () => {
     expect(inProd.body.errors).toBeUndefined();
     const list = await t.run(CouponsDocument, {}, server);
     expect(list.body.data!.coupons).toMatchObject({ totalCount: 1, edges: [{ node: { code: 'SPRING25', percentOff: 25 } }] });
+  });
+
+  it('refuses NUL and control characters in a coupon code, naming code, on both dialects', async () => {
+    for (const code of ['SPRING\u0000', 'SPRING\u0085']) {
+      const { body } = await t.run(CreateCouponDocument, { input: { code, percentOff: 5 } }, server);
+      expect(codes(body)).toEqual(['BAD_USER_INPUT']);
+      expect(body.errors![0]!.message).toMatch(/^code: /);
+    }
   });
 
   it('rejects percentOff outside 1..100, naming the field and limit', async () => {

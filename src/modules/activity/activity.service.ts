@@ -1,5 +1,6 @@
 import type { RequestContext } from '../../context.js';
 import { type Page, type PageArgs, pageRequest, toPage } from '../../shared/pagination.js';
+import { isKeygateId } from '../../shared/validation.js';
 import type { ActorType } from '../audit/actor.js';
 import { resolveEnvironment } from '../environment/environment.service.js';
 import { assertGranted } from '../permission/permission.assert.js';
@@ -20,6 +21,9 @@ export async function listActivity(ctx: RequestContext, args: ListActivityArgs):
   const page = pageRequest(args);
   const { env, grants } = await resolveEnvironment(ctx, args.environmentId);
   assertGranted(grants, P.activityRead);
+  // A value without a key id's shape names no key: it matches nothing, without a query (PostgreSQL
+  // would refuse a NUL in it where SQLite matches nothing; SPEC §8 wants one answer).
+  if (args.apiKeyId && !isKeygateId(args.apiKeyId, 'key')) return toPage([], page, async () => 0);
   await ctx.deps.activity.flush();
   const filter = {
     environmentId: env.id,
