@@ -1,10 +1,12 @@
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase, type DatabaseHandle } from '../../src/database/connect.js';
 import { migrateToLatest } from '../../src/database/migrator.js';
+import { ActivityRecorder } from '../../src/modules/activity/activity.recorder.js';
 import { insertActivityEvents } from '../../src/modules/activity/activity.repository.js';
 import type { ActivityEventRow } from '../../src/modules/activity/activity.table.js';
 import { newId } from '../../src/shared/ids.js';
-import { freshDatabaseUrl } from '../harness/database.js';
+import { freshDatabaseUrl, refuseInserts } from '../harness/database.js';
 
 /**
  * The activity writer's batch insert: a batch is split into a few fixed chunk
@@ -71,5 +73,27 @@ describe('insertActivityEvents', () => {
     const before = handle.stats.statements;
     await insertActivityEvents(handle.db, []);
     expect(handle.stats.statements).toBe(before);
+  });
+});
+
+describe('ActivityRecorder', () => {
+  it('writes the rest of a batch when the database refuses one event, and counts the refused one instead of retrying it forever', async () => {
+    const lift = await refuseInserts(handle.db, 'activity_events', 'field', 'poisoned');
+    try {
+      const recorder = new ActivityRecorder(handle.db, { logger: pino({ level: 'silent' }) });
+      const rows = [event(), { ...event(), field: 'poisoned' }, event()];
+      recorder.record(rows.map((row) => ({ row, locateBy: null, reachableAccounts: [] })));
+      await recorder.flush();
+      expect((await stored(rows.map((r) => r.id))).map((r) => r.id)).toEqual([rows[0]!.id, rows[2]!.id].sort());
+      expect(recorder.refused).toBe(1);
+      expect(recorder.depth).toBe(0);
+      // Nothing is left to retry: a later batch is written at once.
+      const later = event();
+      recorder.record([{ row: later, locateBy: null, reachableAccounts: [] }]);
+      await recorder.flush();
+      expect(await stored([later.id])).toHaveLength(1);
+    } finally {
+      await lift();
+    }
   });
 });

@@ -315,6 +315,18 @@ describe('where events land', () => {
     expect(ofRequest(await logOf(tenant, tenant.prod.id), requestId)).toEqual([]);
   });
 
+  it('keeps writing after a user names an id with a NUL in it: the id is never looked up', async () => {
+    const bad = await call(
+      'query($env: ID) { customers(environmentId: $env) { totalCount } }',
+      { env: 'env_\u0000' },
+      asUser(tenant.owner.token),
+    );
+    expect(codes(bad.body)).toEqual(['NOT_FOUND']);
+    const good = await call(ApiKeysDocument, { environmentId: tenant.dev.id }, asUser(tenant.owner.token));
+    await t.keygate.deps.activity.flush();
+    expect(ofRequest(await logOf(tenant, tenant.dev.id), good.requestId).map((e) => e.field)).toEqual(['apiKeys']);
+  });
+
   it('puts a user’s calls in the environment they name, by environmentId or by an object id', async () => {
     const member = await tenant.user('MEMBER');
     secretsUsed.add(member.token);

@@ -40,29 +40,33 @@ export async function freshDatabaseUrl(options: { fileDir?: string } = {}): Prom
 }
 
 /**
- * Makes the database itself refuse inserts of one key audit event type (a
- * trigger, in each dialect's language), as a failing disk or constraint
- * would; returns the function that lifts it.
+ * Makes the database itself refuse inserts into `table` of rows whose
+ * `column` is `value` (a trigger, in each dialect's language), as a failing
+ * disk or constraint would; returns the function that lifts it.
  */
-export async function failAuditInserts(db: Kysely<any>, event: string): Promise<() => Promise<void>> {
-  const name = `fail_${event.toLowerCase()}_${randomBytes(3).toString('hex')}`;
+export async function refuseInserts(db: Kysely<any>, table: string, column: string, value: string): Promise<() => Promise<void>> {
+  const name = `fail_${table}_${randomBytes(3).toString('hex')}`;
+  const literal = `'${value.replaceAll("'", "''")}'`;
   if (dialect === 'sqlite') {
     await sql
       .raw(
-        `create trigger ${name} before insert on key_audit_events when new.event = '${event}' begin select raise(abort, 'audit storage unavailable'); end`,
+        `create trigger ${name} before insert on ${table} when new.${column} = ${literal} begin select raise(abort, 'storage refused the row'); end`,
       )
       .execute(db);
     return async () => void (await sql.raw(`drop trigger ${name}`).execute(db));
   }
   await sql
     .raw(
-      `create function ${name}() returns trigger language plpgsql as $$ begin raise exception 'audit storage unavailable'; end $$`,
+      `create function ${name}() returns trigger language plpgsql as $$ begin raise exception 'storage refused the row'; end $$`,
     )
     .execute(db);
   await sql
     .raw(
-      `create trigger ${name} before insert on key_audit_events for each row when (new.event = '${event}') execute function ${name}()`,
+      `create trigger ${name} before insert on ${table} for each row when (new.${column} = ${literal}) execute function ${name}()`,
     )
     .execute(db);
   return async () => void (await sql.raw(`drop function ${name}() cascade`).execute(db));
 }
+
+/** Makes the database refuse inserts of one key audit event type (see refuseInserts). */
+export const failAuditInserts = (db: Kysely<any>, event: string) => refuseInserts(db, 'key_audit_events', 'event', event);

@@ -1,13 +1,11 @@
 import type { Deps } from '../../deps.js';
 import { badInput, notFound } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
-import { requireText } from '../../shared/validation.js';
+import { requireEmail, requireText } from '../../shared/validation.js';
 import { SYSTEM_ACTOR } from '../audit/actor.js';
 import { type ProvisionedEnvironment, provisionEnvironment } from '../environment/environment.service.js';
 import { findAccountById, findUserByEmail, insertAccount, insertUser, upsertMembership } from './account.repository.js';
 import { PLANS, type Plan, ROLES, type Role, type UserRow } from './account.table.js';
-
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export function parsePlan(value: string): Plan {
   const plan = value.toUpperCase();
@@ -22,9 +20,7 @@ export function parseRole(value: string): Role {
 }
 
 function parseEmail(value: string): string {
-  const email = value.trim().toLowerCase();
-  if (!EMAIL.test(email) || email.length > 254) throw badInput('email', 'must be an email address.');
-  return email;
+  return requireEmail('email', value).toLowerCase();
 }
 
 async function findOrCreateUser(db: Deps['db'], email: string, now: Date): Promise<UserRow> {

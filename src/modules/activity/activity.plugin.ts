@@ -18,6 +18,7 @@ import type { Metrics } from '../../plugins/metrics.js';
 import { requestIdOf } from '../../plugins/request-id.js';
 import type { Clock } from '../../shared/clock.js';
 import { newId } from '../../shared/ids.js';
+import { isKeygateId } from '../../shared/validation.js';
 import type { Principal } from '../auth/principal.js';
 import { activityLabel, UNKNOWN_FIELD } from './activity.labels.js';
 import type { ActivityRecorder, PendingActivity } from './activity.recorder.js';
@@ -69,7 +70,8 @@ function outcomeOf(
 function locator(args: Record<string, unknown>): string | null {
   const input = (args.input ?? {}) as Record<string, unknown>;
   for (const value of [args.environmentId, input.environmentId, args.id, input.id]) {
-    if (typeof value === 'string' && value) return value;
+    // Only a well-formed id is looked up: anything else names nothing and must not reach the database.
+    if (typeof value === 'string' && isKeygateId(value)) return value;
   }
   return null;
 }

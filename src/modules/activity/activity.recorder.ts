@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../../database/database.js';
+import { isDatabaseUnavailable } from '../../database/errors.js';
 import { environmentsOfObjects, insertActivityEvents } from './activity.repository.js';
 import type { ActivityEventRow } from './activity.table.js';
 
@@ -26,7 +27,9 @@ export interface ActivityRecorderOptions {
 /**
  * The activity log's writer: requests append in memory (no I/O on the request
  * path); batches go to the database in one statement each. A failed batch is
- * kept and retried; ids are fixed up front, so retries never duplicate.
+ * kept and retried while the database is unreachable; ids are fixed up
+ * front, so retries never duplicate. An event the database refuses outright
+ * is logged and dropped, so it cannot hold back the rest.
  * `close()` writes everything still waiting (graceful shutdown).
  */
 export class ActivityRecorder {
@@ -34,7 +37,10 @@ export class ActivityRecorder {
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> = Promise.resolve();
   private failures = 0;
+  /** Events dropped because the queue overflowed while the database was unreachable. */
   dropped = 0;
+  /** Events the database refused on their own (not for being unreachable): logged and dropped, never retried forever. */
+  refused = 0;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -83,11 +89,33 @@ export class ActivityRecorder {
       await insertActivityEvents(this.db, await this.place(batch));
       this.failures = 0;
     } catch (err) {
-      this.queue = batch.concat(this.queue);
-      this.failures++;
-      this.options.logger.warn({ err, waiting: this.queue.length }, 'could not write activity events; will retry');
-      this.schedule(Math.min(30_000, 250 * 2 ** Math.min(this.failures, 7)));
+      if (isDatabaseUnavailable(err)) return this.retryLater(batch, err);
+      // The database refused the batch itself: find the events it refuses, so one bad event cannot stall the log.
+      await this.writeOneByOne(batch);
     }
+  }
+
+  private retryLater(events: PendingActivity[], err: unknown): void {
+    this.queue = events.concat(this.queue);
+    this.failures++;
+    this.options.logger.warn({ err, waiting: this.queue.length }, 'could not write activity events; will retry');
+    this.schedule(Math.min(30_000, 250 * 2 ** Math.min(this.failures, 7)));
+  }
+
+  private async writeOneByOne(batch: PendingActivity[]): Promise<void> {
+    for (const [i, event] of batch.entries()) {
+      try {
+        await insertActivityEvents(this.db, await this.place([event]));
+      } catch (err) {
+        if (isDatabaseUnavailable(err)) return this.retryLater(batch.slice(i), err);
+        this.refused++;
+        this.options.logger.error(
+          { err, field: event.row.field, requestId: event.row.request_id },
+          'the database refused an activity event; it is dropped',
+        );
+      }
+    }
+    this.failures = 0;
   }
 
   /** Fills in the environment of events known only by an object id, within the caller's accounts. */
