@@ -7,6 +7,7 @@ import type { AccountRow, UserRow } from './modules/account/account.table.js';
 import { findKeysByIds } from './modules/api-key/api-key.repository.js';
 import type { ApiKeyRow } from './modules/api-key/api-key.table.js';
 import type { Principal } from './modules/auth/principal.js';
+import type { SentCustomerToken } from './modules/client-security/client-security.service.js';
 import { findCustomersByIds } from './modules/customer/customer.repository.js';
 import type { CustomerRow } from './modules/customer/customer.table.js';
 import { findEnvironmentsByIds } from './modules/environment/environment.repository.js';
@@ -21,8 +22,8 @@ import type { Clock } from './shared/clock.js';
 export interface RequestContext {
   requestId: string;
   principal: Principal;
-  /** `X-Customer-Token`, for publishable-key reads (see client-security). */
-  customerToken: string | null;
+  /** `X-Customer-Token` or `X-Customer-Key`, for publishable-key reads (see client-security). */
+  customerToken: SentCustomerToken;
   deps: Deps;
   db: Kysely<Database>;
   clock: Clock;

@@ -1,6 +1,5 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError } from 'graphql';
 import { createYoga, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
@@ -14,8 +13,12 @@ import type { Principal } from './modules/auth/principal.js';
 import { customerTokenOf } from './modules/client-security/client-security.service.js';
 import { asValidationErrors } from './plugins/armor.js';
 import { useErrorPolicy } from './plugins/error-policy.js';
+import { useFieldSuggestionsHiddenFor } from './plugins/field-suggestions.js';
 import { principalOf, useGatekeeper } from './plugins/gatekeeper.js';
+import { useGraphiQL } from './plugins/graphiql.js';
+import { headerLinesOf } from './plugins/header-lines.js';
 import { createMetrics } from './plugins/metrics.js';
+import { useNoStore } from './plugins/no-store.js';
 import { useOperations } from './plugins/operations.js';
 import type { RateLimiter } from './plugins/rate-limit.js';
 import { requestIdOf, useRequestId } from './plugins/request-id.js';
@@ -30,6 +33,12 @@ function authenticated(request: Request): Principal {
   const principal = principalOf(request);
   if (!principal) throw unauthenticated();
   return principal;
+}
+
+/** Callers who may not read the schema: no introspection, no field suggestions (SPEC §5, §9). */
+function schemaHidden(request: Request): boolean {
+  const principal = principalOf(request);
+  return !principal || (principal.kind === 'API_KEY' && principal.key.type === 'PUBLISHABLE');
 }
 
 const describe = (args: unknown[]) => args.filter((a) => typeof a === 'string').join(' ');
@@ -73,9 +82,8 @@ export function createKeygateYoga(deps: Deps, options: KeygateYogaOptions): Keyg
     landingPage: false,
     // The gatekeeper bounds bodies itself (Content-Length up front, chunked while reading).
     maxRequestBodySize: false,
-    graphiql: { title: 'Keygate GraphiQL', headers: JSON.stringify({ 'X-API-Key': '<your key>' }) },
-    // GraphiQL's assets served by Keygate itself: works offline, no CDN.
-    renderGraphiQL,
+    // useGraphiQL serves it: a small page with a CSP, its assets compressed and cacheable.
+    graphiql: false,
     logging: yogaLogger(deps.logger),
     maskedErrors: {
       // Execution errors were classified by useErrorPolicy; this catches the rest (e.g. context building).
@@ -92,10 +100,11 @@ export function createKeygateYoga(deps: Deps, options: KeygateYogaOptions): Keyg
         return new KeygateError(ErrorCode.INTERNAL, 'Internal error.');
       },
     },
-    context: ({ request }) => ({
-      requestId: requestIdOf(request),
-      principal: authenticated(request),
-      customerToken: customerTokenOf(request.headers),
+    // The initial context holds the server context too: the Node request's raw header lines.
+    context: (initial) => ({
+      requestId: requestIdOf(initial.request),
+      principal: authenticated(initial.request),
+      customerToken: customerTokenOf(headerLinesOf(initial.request, initial)),
       deps,
       db: deps.db,
       clock: deps.clock,
@@ -103,27 +112,26 @@ export function createKeygateYoga(deps: Deps, options: KeygateYogaOptions): Keyg
     }),
     plugins: [
       useRequestId(),
+      useNoStore(GRAPHQL_ENDPOINT),
       useOperations(deps, metrics, { graphqlEndpoint: GRAPHQL_ENDPOINT, metricsToken: options.metricsToken }),
+      // Before the gatekeeper: the page is public (every query it sends is authenticated).
+      useGraphiQL({ graphqlEndpoint: GRAPHQL_ENDPOINT, title: 'Keygate GraphiQL' }),
       useGatekeeper(deps, {
         maxBodyBytes: limits.maxBodyBytes,
         limiter: options.rateLimiter,
         metrics,
-        graphqlEndpoint: GRAPHQL_ENDPOINT,
       }),
-      // Only callers who passed the gatekeeper reach validation; the publishable key gets no introspection.
-      useDisableIntrospection({
-        isDisabled: (request) => {
-          const principal = principalOf(request);
-          return !principal || (principal.kind === 'API_KEY' && principal.key.type === 'PUBLISHABLE');
-        },
-      }),
+      // Only callers who passed the gatekeeper reach validation; the publishable key gets no
+      // introspection, and no field suggestions that would rebuild it.
+      useDisableIntrospection({ isDisabled: schemaHidden }),
+      useFieldSuggestionsHiddenFor(schemaHidden),
       EnvelopArmorPlugin({
         maxDepth: { n: limits.maxDepth, ...asValidationErrors },
         maxAliases: { n: limits.maxAliases, ...asValidationErrors },
         maxDirectives: { n: limits.maxDirectives, ...asValidationErrors },
         maxTokens: { n: limits.maxTokens },
         costLimit: { maxCost: limits.maxCost, ...asValidationErrors },
-        // Suggestions help authenticated developers; anonymous callers never get past the gatekeeper.
+        // Armor's would hide suggestions from everyone: useFieldSuggestionsHiddenFor hides them per caller.
         blockFieldSuggestion: { enabled: false },
       }),
       useErrorPolicy(deps.logger),

@@ -1,10 +1,12 @@
+import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { isDatabaseUnavailable } from '../database/errors.js';
 import type { Deps } from '../deps.js';
 import { authenticateKey, authenticateSession, readCredential } from '../modules/auth/authenticate.js';
 import type { Principal } from '../modules/auth/principal.js';
 import { IdentityProviderUnavailable } from '../modules/auth/session.js';
-import { ErrorCode, KeygateError, SERVICE_UNAVAILABLE, UNAUTHENTICATED_MESSAGE } from '../shared/errors.js';
+import { ErrorCode, KeygateError, serviceUnavailable, UNAUTHENTICATED_MESSAGE } from '../shared/errors.js';
+import { headerLinesOf } from './header-lines.js';
 import type { Metrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
 
@@ -19,14 +21,17 @@ export interface GatekeeperOptions {
   maxBodyBytes: number;
   limiter: RateLimiter;
   metrics: Metrics;
-  graphqlEndpoint: string;
 }
 
-function refuse(status: number, code: ErrorCode, message: string, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify({ errors: [{ message, extensions: { code } }] }), {
-    status,
-    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
-  });
+/**
+ * A refusal before execution, thrown out of `onRequestParse`: Yoga answers
+ * it like any error of its own, so the response has the media type Yoga
+ * negotiates for the request's Accept header (GraphQL over HTTP:
+ * `application/graphql-response+json` when asked for), the usual body
+ * shape, `status` and `headers`.
+ */
+function refusal(status: number, code: ErrorCode, message: string, headers: Record<string, string> = {}): GraphQLError {
+  return new GraphQLError(message, { extensions: { code, http: { status, headers } } });
 }
 
 /** What Yoga parses for POST (GraphQL over HTTP, plus multipart and form posts). */
@@ -93,55 +98,38 @@ function clientAddress(serverContext: unknown): string {
  * The front door, before any parsing or validation: body size, brute-force
  * refusal per client address, authentication (API key or session, once per
  * request) and the per-key rate limit. Anonymous callers never reach the
- * schema, so they see no field suggestions and no introspection.
+ * schema, so they see no field suggestions and no introspection. It runs
+ * when Yoga starts on a GraphQL request (other routes never get here) and
+ * before the body is read.
  */
 export function useGatekeeper(deps: Deps, options: GatekeeperOptions): Plugin {
   const { limiter, metrics } = options;
   return {
-    onRequestParse({ request, requestParser, setRequestParser }) {
-      // Headers first: reading `request.body` would build a stream for every request.
-      if (!requestParser || request.headers.has('content-length') || request.method === 'GET' || !request.body) return;
-      setRequestParser(async (req) =>
-        requestParser(
-          new Request(req.url, { method: req.method, headers: req.headers, body: await boundedBody(req, options.maxBodyBytes) }),
-        ),
-      );
-    },
-    async onRequest({ request, serverContext, url, endResponse }) {
-      if (url.pathname !== options.graphqlEndpoint) return;
-      // GraphiQL's page itself is public; every query it sends is authenticated.
-      if (request.method === 'GET' && (request.headers.get('accept') ?? '').includes('text/html')) return;
-
+    async onRequestParse({ request, serverContext, requestParser, setRequestParser }) {
       if (request.method === 'POST') {
         const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
         if (!ACCEPTED_CONTENT_TYPES.has(type)) {
-          return endResponse(
-            refuse(
-              415,
-              ErrorCode.BAD_USER_INPUT,
-              `Content-Type must be application/json (got ${JSON.stringify(type.slice(0, 100) || 'none')}).`,
-            ),
+          throw refusal(
+            415,
+            ErrorCode.BAD_USER_INPUT,
+            `Content-Type must be application/json (got ${JSON.stringify(type.slice(0, 100) || 'none')}).`,
           );
         }
       }
       const length = Number(request.headers.get('content-length') ?? 0);
       if (length > options.maxBodyBytes) {
-        return endResponse(
-          refuse(413, ErrorCode.BAD_USER_INPUT, `Request body is ${length} bytes; the limit is ${options.maxBodyBytes}.`),
-        );
+        throw refusal(413, ErrorCode.BAD_USER_INPUT, `Request body is ${length} bytes; the limit is ${options.maxBodyBytes}.`);
       }
       const address = clientAddress(serverContext);
       const blockedFor = await limiter.blockedAddress(address);
       if (blockedFor !== null) {
         metrics.rateLimited.inc({ limit: 'failed_auth_address' });
-        return endResponse(
-          refuse(429, ErrorCode.RATE_LIMITED, 'Too many failed authentication attempts from this address.', {
-            'retry-after': String(blockedFor),
-          }),
-        );
+        throw refusal(429, ErrorCode.RATE_LIMITED, 'Too many failed authentication attempts from this address.', {
+          'retry-after': String(blockedFor),
+        });
       }
 
-      const credential = readCredential(request.headers);
+      const credential = readCredential(headerLinesOf(request, serverContext));
       let principal: Principal | null = null;
       try {
         if (credential && credential !== 'invalid') {
@@ -158,26 +146,31 @@ export function useGatekeeper(deps: Deps, options: GatekeeperOptions): Plugin {
             : null;
         if (!unavailable) throw error;
         deps.logger.warn({ err: error }, `${unavailable} unavailable during authentication`);
-        const { status, message, headers } = SERVICE_UNAVAILABLE;
-        return endResponse(refuse(status, ErrorCode.INTERNAL, message, headers));
+        throw serviceUnavailable();
       }
       if (!principal) {
         metrics.authenticationFailures.inc({ reason: credential === null ? 'missing' : 'invalid' });
         if (credential !== null) await limiter.failedAuthentication(address);
-        return endResponse(refuse(401, ErrorCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE));
+        throw refusal(401, ErrorCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE);
       }
       if (principal.kind === 'API_KEY') {
         const taken = await limiter.takeForKey(principal.key.id);
         if (!taken.ok) {
           metrics.rateLimited.inc({ limit: 'api_key' });
-          return endResponse(
-            refuse(429, ErrorCode.RATE_LIMITED, 'Rate limit exceeded for this API key.', {
-              'retry-after': String(taken.retryAfterSeconds),
-            }),
-          );
+          throw refusal(429, ErrorCode.RATE_LIMITED, 'Rate limit exceeded for this API key.', {
+            'retry-after': String(taken.retryAfterSeconds),
+          });
         }
       }
       principals.set(request, principal);
+
+      // Headers first: reading `request.body` would build a stream for every request.
+      if (!requestParser || request.headers.has('content-length') || request.method === 'GET' || !request.body) return;
+      setRequestParser(async (req) =>
+        requestParser(
+          new Request(req.url, { method: req.method, headers: req.headers, body: await boundedBody(req, options.maxBodyBytes) }),
+        ),
+      );
     },
   };
 }

@@ -1,4 +1,5 @@
-import pino, { type DestinationStream, type Logger } from 'pino';
+import { createRequire } from 'node:module';
+import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 /**
  * Paths pino blanks out wherever they appear in a log record. Secrets must
@@ -13,13 +14,46 @@ export const REDACTED_PATHS = [
   'headers.authorization',
   'headers["x-api-key"]',
   'headers["x-customer-token"]',
+  'headers["x-customer-key"]',
   'req.headers.authorization',
   'req.headers["x-api-key"]',
   'req.headers["x-customer-token"]',
+  'req.headers["x-customer-key"]',
   'variables',
   '*.variables',
 ];
 
-export function createLogger(level: string, destination?: DestinationStream): Logger {
-  return pino({ name: 'keygate', level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, destination);
+/** Standard output, and the environment that decides how logs are written to it. */
+export interface LogOutput {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+}
+
+/** Readable lines for a person at a terminal outside production; JSON for collectors, pipes and files. */
+export function prettyLogs({ stdout, env }: LogOutput): boolean {
+  return stdout.isTTY === true && env.NODE_ENV !== 'production';
+}
+
+/**
+ * Keygate's logger: JSON lines to `destination` (tests capture them) or to
+ * standard output, pretty-printed by pino-pretty when standard output is a
+ * terminal outside production. Redaction applies either way.
+ */
+export function createLogger(
+  level: string,
+  destination?: DestinationStream,
+  output: LogOutput = { stdout: process.stdout, env: process.env },
+): Logger {
+  const options: LoggerOptions = { name: 'keygate', level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } };
+  if (destination) return pino(options, destination);
+  if (prettyLogs(output)) {
+    // Loaded only here: servers and tests that log JSON never load it.
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
+    return pino(
+      options,
+      pretty({ destination: output.stdout, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }),
+    );
+  }
+  // pino's own fast writer to file descriptor 1, unless another stream stands in for standard output.
+  return output.stdout === process.stdout ? pino(options) : pino(options, output.stdout);
 }

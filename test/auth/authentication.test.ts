@@ -1,5 +1,8 @@
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ExecutionResult } from 'graphql';
 import { SignJWT, UnsecuredJWT } from 'jose';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ViewerDocument } from '../../src/client/generated/graphql.js';
 import { HOUR } from '../../src/shared/clock.js';
 import { codes, seedTenant, setKeyColumns, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
@@ -130,5 +133,115 @@ describe('authentication', () => {
     const denied = await t.fetch({ query: '{ viewer { kind } }' });
     expect(ok.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     expect(denied.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+/**
+ * Sends header lines exactly as given (repeats included) over a real socket:
+ * Fetch `Headers` would merge repeated lines into one, so yoga.fetch cannot.
+ * (Given an array of lines, node:http adds no Host line of its own.)
+ */
+function postLines(url: string, lines: [string, string][]): Promise<{ status: number; body: ExecutionResult }> {
+  const { host } = new URL(url);
+  const all = [['host', host], ['content-type', 'application/json'], ...lines];
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: all.flat() }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => {
+        text += chunk;
+      });
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) });
+        } catch {
+          reject(new Error(`HTTP ${res.statusCode}, not JSON: ${text.slice(0, 200)}`));
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify({ query: '{ viewer { kind } }' }));
+  });
+}
+
+describe('repeated credential header lines, over a real HTTP socket', () => {
+  let url = '';
+  beforeAll(async () => {
+    const server = createServer(t.keygate.yoga);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+  });
+
+  it('refuses two different credentials in repeated lines, whatever their order (SPEC §2)', async () => {
+    const key = tenant.dev.fullAccessKey.secret;
+    const other = tenant.prod.fullAccessKey.secret;
+    const pairs: [[string, string], [string, string]][] = [
+      [
+        ['authorization', `Bearer ${key}`],
+        ['authorization', `Bearer ${tenant.owner.token}`],
+      ],
+      [
+        ['authorization', `Bearer ${key}`],
+        ['authorization', `Bearer ${other}`],
+      ],
+      [
+        ['authorization', `Bearer ${key}`],
+        ['authorization', 'Basic dXNlcjpwYXNz'],
+      ],
+      [
+        ['x-api-key', key],
+        ['x-api-key', other],
+      ],
+      [
+        ['x-api-key', key],
+        ['authorization', `Bearer ${other}`],
+      ],
+    ];
+    for (const [i, [first, second]] of pairs.entries()) {
+      for (const lines of [
+        [first, second],
+        [second, first],
+      ]) {
+        const { status, body } = await postLines(url, lines);
+        expect(status, `pair ${i}, ${lines[0]![0]} line first`).toBe(401);
+        expect(codes(body)).toEqual(['UNAUTHENTICATED']);
+      }
+    }
+    // A third line that disagrees spoils two that agree.
+    const three: [string, string][] = [
+      ['x-api-key', key],
+      ['authorization', `Bearer ${key}`],
+      ['Authorization', `Bearer ${other}`],
+    ];
+    expect((await postLines(url, three)).status).toBe(401);
+  });
+
+  it('accepts the same credential repeated: every line names one caller, so nothing is ambiguous', async () => {
+    const key = tenant.dev.fullAccessKey.secret;
+    const same: [string, string][][] = [
+      [
+        ['authorization', `Bearer ${key}`],
+        ['authorization', `Bearer ${key}`],
+      ],
+      [
+        ['x-api-key', key],
+        ['X-API-Key', key],
+      ],
+      [
+        ['x-api-key', key],
+        ['authorization', `bearer ${key}`],
+        ['authorization', `Bearer ${key}`],
+      ],
+      [
+        ['authorization', `Bearer ${tenant.owner.token}`],
+        ['authorization', `Bearer ${tenant.owner.token}`],
+      ],
+    ];
+    for (const [i, lines] of same.entries()) {
+      const { status, body } = await postLines(url, lines);
+      expect(status, `case ${i}`).toBe(200);
+      expect(body.errors).toBeUndefined();
+    }
   });
 });

@@ -1,11 +1,20 @@
 import { createHmac } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ExecutionResult } from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CUSTOMER_TOKEN_FORMS,
   createCustomerToken,
   MAX_CUSTOMER_TOKEN_LENGTH,
   verifyCustomerToken,
 } from '../../src/client/customer-token.js';
+import {
+  ClientCustomerDocument,
+  SetClientSideSecurityDocument,
+  SigningSecretDocument,
+} from '../../src/client/generated/graphql.js';
+import { codes, seedTenant, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
 
 const secret = `${'a'.repeat(16)}signing-secret-under-test`;
 const otherSecret = `${'b'.repeat(16)}signing-secret-under-test`;
@@ -207,5 +216,140 @@ describe('malformed tokens', () => {
       ok: false,
       reason: 'malformed',
     });
+  });
+});
+
+describe('over HTTP: X-Customer-Token and X-Customer-Key (the platform browser SDK sends the latter)', () => {
+  let t: TestKeygate;
+  let tenant: Tenant;
+  let signingSecret = '';
+  let url = '';
+  const CUSTOMER = 'cus_sdk';
+  const read = (headers: Record<string, string>) =>
+    t.run(
+      ClientCustomerDocument,
+      { customerId: CUSTOMER },
+      { headers: { 'x-api-key': tenant.dev.publishableKey.secret, ...headers } },
+    );
+  const setEnforced = async (enforced: boolean) => {
+    const { body } = await t.run(
+      SetClientSideSecurityDocument,
+      { input: { enforced } },
+      { key: tenant.dev.fullAccessKey.secret },
+    );
+    expect(body.errors).toBeUndefined();
+  };
+  const expectCustomer = (body: ExecutionResult<{ customer: { customerId: string } | null }>) => {
+    expect(body.errors).toBeUndefined();
+    expect(body.data?.customer?.customerId).toBe(CUSTOMER);
+  };
+  const expectRefused = (body: ExecutionResult<{ customer: unknown }>) => {
+    expect(body.data).toEqual({ customer: null });
+    expect(codes(body)).toEqual(['INVALID_CUSTOMER_TOKEN']);
+  };
+
+  beforeAll(async () => {
+    t = await startTestKeygate();
+    tenant = await seedTenant(t);
+    const created = await t.query(
+      `mutation { createCustomer(input: { customerId: "${CUSTOMER}", name: "SDK" }) { customer { id } } }`,
+      {},
+      {
+        key: tenant.dev.fullAccessKey.secret,
+      },
+    );
+    expect(created.body.errors).toBeUndefined();
+    const secret = await t.run(SigningSecretDocument, { id: tenant.dev.id }, { key: tenant.dev.fullAccessKey.secret });
+    signingSecret = secret.body.data!.environment!.signingSecret!;
+    await setEnforced(true);
+    const server = createServer(t.keygate.yoga);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+  });
+
+  it('accepts a valid token in X-Customer-Key exactly as in X-Customer-Token', async () => {
+    const token = createCustomerToken(CUSTOMER, signingSecret);
+    expectCustomer((await read({ 'x-customer-key': token })).body);
+    expectCustomer((await read({ 'x-customer-token': token })).body);
+    // The same token in both headers is one token.
+    expectCustomer((await read({ 'x-customer-key': token, 'x-customer-token': token })).body);
+    expectRefused((await read({})).body);
+  });
+
+  it('applies the same rules to X-Customer-Key: another customer, a bad signature, an expired token are refused', async () => {
+    const other = createCustomerToken('cus_other', signingSecret);
+    const forged = createCustomerToken(CUSTOMER, `${signingSecret}x`);
+    const expired = createCustomerToken(CUSTOMER, signingSecret, {
+      expiresIn: 60,
+      now: new Date(t.clock.now().getTime() - 120_000),
+    });
+    for (const token of [other, forged, expired, 'garbage']) expectRefused((await read({ 'x-customer-key': token })).body);
+  });
+
+  it('refuses two different tokens (one in each header), in either role, enforced or not', async () => {
+    const good = createCustomerToken(CUSTOMER, signingSecret);
+    const other = createCustomerToken(CUSTOMER, signingSecret, { expiresIn: '15m', now: t.clock.now() });
+    expectCustomer((await read({ 'x-customer-key': other })).body);
+    for (const enforced of [true, false]) {
+      await setEnforced(enforced);
+      for (const [a, b] of [
+        [good, other],
+        [other, good],
+      ]) {
+        const { body } = await read({ 'x-customer-token': a!, 'x-customer-key': b! });
+        expectRefused(body);
+        expect(body.errors![0]!.message).toMatch(/two different customer tokens/i);
+      }
+    }
+    await setEnforced(true);
+  });
+
+  it('refuses two different X-Customer-Token lines over a real socket; the same line repeated is one token', async () => {
+    const good = createCustomerToken(CUSTOMER, signingSecret);
+    const other = createCustomerToken(CUSTOMER, signingSecret, { expiresIn: '15m', now: t.clock.now() });
+    const send = (lines: [string, string][]) =>
+      new Promise<ExecutionResult<{ customer: { customerId: string } | null }>>((resolve, reject) => {
+        const all = [
+          ['host', new URL(url).host],
+          ['content-type', 'application/json'],
+          ['x-api-key', tenant.dev.publishableKey.secret],
+          ...lines,
+        ];
+        const req = request(url, { method: 'POST', headers: all.flat() }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk) => {
+            text += chunk;
+          });
+          res.on('end', () => resolve(JSON.parse(text)));
+        });
+        req.on('error', reject);
+        req.end(JSON.stringify({ query: `{ customer(customerId: "${CUSTOMER}") { customerId } }` }));
+      });
+    expectRefused(
+      await send([
+        ['x-customer-token', good],
+        ['x-customer-token', other],
+      ]),
+    );
+    expectRefused(
+      await send([
+        ['x-customer-key', other],
+        ['X-Customer-Key', good],
+      ]),
+    );
+    expectCustomer(
+      await send([
+        ['x-customer-token', good],
+        ['x-customer-token', good],
+      ]),
+    );
+    expectCustomer(
+      await send([
+        ['x-customer-key', good],
+        ['x-customer-token', good],
+      ]),
+    );
   });
 });

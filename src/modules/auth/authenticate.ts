@@ -1,4 +1,5 @@
 import type { Deps } from '../../deps.js';
+import type { HeaderLines } from '../../plugins/header-lines.js';
 import { findMembershipsOfUser, findUserByEmail, findUsersByIds } from '../account/account.repository.js';
 import { integrationTypeOfKey } from '../api-key/api-key.integration.js';
 import { findKeyByDigest, storedScopes } from '../api-key/api-key.repository.js';
@@ -13,25 +14,30 @@ const MAX_CREDENTIAL_LENGTH = 4096;
 
 export type Credential = { kind: 'api_key'; value: string } | { kind: 'session'; value: string };
 
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
 /**
  * Reads the one credential of a request: `X-API-Key`, or `Authorization:
- * Bearer` carrying a key (by its prefix) or a session token. Two different
- * credentials at once are ambiguous and refused.
+ * Bearer` carrying a key (by its prefix) or a session token. Every line of
+ * both headers counts: two different credentials at once (in one header
+ * repeated or across both) are ambiguous and refused, because a proxy in
+ * front may have checked or logged the other one. The same credential
+ * repeated names one caller and is accepted, as the same key in both
+ * headers always was.
  */
-export function readCredential(headers: Headers): Credential | null | 'invalid' {
-  const apiKey = headers.get('x-api-key');
-  const authorization = headers.get('authorization');
-  let bearer: string | null = null;
-  if (authorization !== null) {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+export function readCredential(lines: HeaderLines): Credential | null | 'invalid' {
+  const apiKeys = lines('x-api-key');
+  const values = apiKeys.map((line) => line.trim());
+  for (const authorization of lines('authorization')) {
+    const match = BEARER.exec(authorization);
     if (!match?.[1]) return 'invalid';
-    bearer = match[1];
+    values.push(match[1]);
   }
-  if (apiKey !== null && bearer !== null && apiKey.trim() !== bearer) return 'invalid';
-  const value = (apiKey ?? bearer)?.trim();
+  const value = values[0];
   if (value === undefined) return null;
+  if (values.some((other) => other !== value)) return 'invalid';
   if (value.length === 0 || value.length > MAX_CREDENTIAL_LENGTH) return 'invalid';
-  if (apiKey !== null || value.startsWith('server-') || value.startsWith('client-')) return { kind: 'api_key', value };
+  if (apiKeys.length > 0 || value.startsWith('server-') || value.startsWith('client-')) return { kind: 'api_key', value };
   return { kind: 'session', value };
 }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { MAX_CUSTOMER_TOKEN_LENGTH, verifyCustomerToken } from '../../client/customer-token.js';
 import type { RequestContext } from '../../context.js';
+import type { HeaderLines } from '../../plugins/header-lines.js';
 import { KeygateError } from '../../shared/errors.js';
 import { updateEnvironmentSecurity } from '../environment/environment.repository.js';
 import { resolveEnvironment } from '../environment/environment.service.js';
@@ -9,13 +10,30 @@ import { assertGranted } from '../permission/permission.assert.js';
 import { P } from '../permission/permission.catalogue.js';
 import type { Grants } from '../permission/permission.model.js';
 
-export const CUSTOMER_TOKEN_HEADER = 'x-customer-token';
+/** Headers a customer token travels in: Keygate's own, and the one the platform's browser SDK sends. */
+export const CUSTOMER_TOKEN_HEADERS = ['x-customer-token', 'x-customer-key'] as const;
 
-/** The customer token sent with a request, if any (length-capped; the verifier rejects longer ones). */
-export function customerTokenOf(headers: Headers): string | null {
-  const token = headers.get(CUSTOMER_TOKEN_HEADER);
-  if (token === null) return null;
-  return token.length > MAX_CUSTOMER_TOKEN_LENGTH ? token.slice(0, MAX_CUSTOMER_TOKEN_LENGTH + 1) : token.trim();
+/** Two different customer tokens in one request: refused like a bad token (SPEC §5). */
+export const CONFLICTING_CUSTOMER_TOKENS: unique symbol = Symbol('conflicting customer tokens');
+
+/** The customer token a request carries: none, one, or two that differ. */
+export type SentCustomerToken = string | null | typeof CONFLICTING_CUSTOMER_TOKENS;
+
+/**
+ * The customer token sent with a request, from every line of both headers
+ * (length-capped; the verifier rejects longer ones). The same token repeated
+ * is one token; two different ones cannot both be meant.
+ */
+export function customerTokenOf(lines: HeaderLines): SentCustomerToken {
+  let token: string | null = null;
+  for (const header of CUSTOMER_TOKEN_HEADERS) {
+    for (const line of lines(header)) {
+      const value = line.length > MAX_CUSTOMER_TOKEN_LENGTH ? line.slice(0, MAX_CUSTOMER_TOKEN_LENGTH + 1) : line.trim();
+      if (token !== null && value !== token) return CONFLICTING_CUSTOMER_TOKENS;
+      token = value;
+    }
+  }
+  return token;
 }
 
 const invalidToken = (message: string) => new KeygateError('INVALID_CUSTOMER_TOKEN', message);
@@ -36,6 +54,9 @@ export async function authorizeCustomerRead(
 ): Promise<void> {
   if (grants.has(P.customersRead)) return;
   const token = ctx.customerToken;
+  if (token === CONFLICTING_CUSTOMER_TOKENS) {
+    throw invalidToken('Two different customer tokens were sent (X-Customer-Token, X-Customer-Key): send one.');
+  }
   if (token === null) {
     if (env.client_side_security === 'ENFORCED') {
       throw invalidToken('This environment enforces client-side security: send an X-Customer-Token signed for this customer.');
