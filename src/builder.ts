@@ -2,7 +2,7 @@ import SchemaBuilder from '@pothos/core';
 import DirectivesPlugin from '@pothos/plugin-directives';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import type { RequestContext } from './context.js';
-import { missingFor, type ScopeRequirement, satisfies } from './modules/permission/permission.model.js';
+import { missingFor, type Requirement, satisfies } from './modules/permission/permission.model.js';
 import { KeygateError, missingPermission, unauthenticated } from './shared/errors.js';
 
 /** Configures the builder (context, scopes, plugins); defines no types. */
@@ -11,10 +11,10 @@ export const builder = new SchemaBuilder<{
   AuthScopes: {
     authenticated: boolean;
     /** Outer list: any of; inner list: all of. Same shape as `@requiresScopes`. */
-    requires: ScopeRequirement;
+    requires: Requirement;
   };
   Directives: {
-    requiresScopes: { locations: 'OBJECT' | 'FIELD_DEFINITION'; args: { scopes: ScopeRequirement } };
+    requiresScopes: { locations: 'OBJECT' | 'FIELD_DEFINITION'; args: { scopes: Requirement } };
     authenticated: { locations: 'OBJECT' | 'FIELD_DEFINITION'; args: Record<string, never> };
   };
   Scalars: {
@@ -42,9 +42,9 @@ export const builder = new SchemaBuilder<{
   },
 });
 
-function findRequirement(failure: unknown): ScopeRequirement | null {
+function findRequirement(failure: unknown): Requirement | null {
   const f = failure as { kind?: string; scope?: string; parameter?: unknown; failures?: unknown[] };
-  if (f.scope === 'requires') return f.parameter as ScopeRequirement;
+  if (f.scope === 'requires') return f.parameter as Requirement;
   for (const child of f.failures ?? []) {
     const found = findRequirement(child);
     if (found) return found;

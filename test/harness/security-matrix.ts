@@ -1,7 +1,7 @@
 import type { ExecutionResult } from 'graphql';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { digestKey, generateKeySecret } from '../../src/modules/api-key/api-key.secret.js';
-import { isCataloguePermission } from '../../src/modules/permission/permission.catalogue.js';
+import { BUILT_IN_CATALOGUE } from '../../src/modules/permission/permission.catalogue.js';
 import { type Credential, codes, seedTenant, setKeyColumns, type Tenant, type TestKeygate } from './keygate.js';
 
 export interface SecuredOperation {
@@ -68,7 +68,7 @@ export function describeSecurityMatrix(name: string, getT: () => TestKeygate, op
     it('rejects a well-formed but unknown key', () => expectUnauthenticated({ key: generateKeySecret('server-') }));
     // A key that would be allowed if it were valid (or the closest a scoped key can come).
     const validLookingKey = () => {
-      const assignable = (op.permissions ?? []).filter(isCataloguePermission);
+      const assignable = (op.permissions ?? []).filter((p) => BUILT_IN_CATALOGUE.has(p));
       return target.scopedKey(assignable.length ? assignable : ['customers:read']);
     };
 

@@ -77,7 +77,7 @@ describe('the documented scopes', () => {
   it('match the code: every integration type and its fixed scope', () => {
     expect(sorted(Object.keys(INTEGRATION_SCOPES))).toEqual(sorted(TYPES));
     for (const type of TYPES) {
-      const withImplied = [...expand(INTEGRATION_SCOPES[type])].filter((p) => CATALOGUE_NAMES.includes(p));
+      const withImplied = [...expand(INTEGRATION_SCOPES[type])].filter((p) => (CATALOGUE_NAMES as readonly string[]).includes(p));
       expect(sorted(withImplied), type).toEqual(sorted(EXPECTED_SCOPES[type]));
     }
   });

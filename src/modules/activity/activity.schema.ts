@@ -2,9 +2,8 @@ import { builder } from '../../builder.js';
 import { ApiKeyRef } from '../api-key/api-key.schema.js';
 import { ActorRef, ActorTypeEnum } from '../audit/audit.schema.js';
 import { connectionType, NodeRef, optionalId, pageArgs } from '../common/common.schema.js';
-import { P } from '../permission/permission.catalogue.js';
 import { requires } from '../permission/permission.guard.js';
-import { listActivity } from './activity.service.js';
+import { ACTIVITY_NEEDS, listActivity } from './activity.service.js';
 import { ACTIVITY_OUTCOMES, type ActivityEventRow } from './activity.table.js';
 
 const ActivityOutcomeEnum = builder.enumType('ActivityOutcome', { values: ACTIVITY_OUTCOMES });
@@ -43,7 +42,7 @@ const ActivityEventConnectionRef = connectionType('ActivityEvent', ActivityEvent
 
 builder.queryField('activity', (t) =>
   t.field({
-    ...requires([P.activityRead]),
+    ...requires(ACTIVITY_NEEDS.read),
     type: ActivityEventConnectionRef,
     description: "The environment's API calls, one event per root field, newest first.",
     args: {

@@ -5,8 +5,12 @@ import type { ActorType } from '../audit/actor.js';
 import { resolveEnvironment } from '../environment/environment.service.js';
 import { assertGranted } from '../permission/permission.assert.js';
 import { P } from '../permission/permission.catalogue.js';
+import { needs } from '../permission/permission.model.js';
 import { countActivityEvents, listActivityEvents } from './activity.repository.js';
 import type { ActivityEventRow, ActivityOutcome } from './activity.table.js';
+
+/** `activity` needs activity:read; its field gate reads the same declaration. */
+export const ACTIVITY_NEEDS = { read: needs([P.activityRead]) };
 
 export interface ListActivityArgs extends PageArgs {
   environmentId?: string | null;
@@ -20,7 +24,7 @@ export interface ListActivityArgs extends PageArgs {
 export async function listActivity(ctx: RequestContext, args: ListActivityArgs): Promise<Page<ActivityEventRow>> {
   const page = pageRequest(args);
   const { env, grants } = await resolveEnvironment(ctx, args.environmentId);
-  assertGranted(grants, P.activityRead);
+  assertGranted(grants, ACTIVITY_NEEDS.read);
   // A value without a key id's shape names no key: it matches nothing, without a query (PostgreSQL
   // would refuse a NUL in it where SQLite matches nothing; SPEC §8 wants one answer).
   if (args.apiKeyId && !isKeygateId(args.apiKeyId, 'key')) return toPage([], page, async () => 0);

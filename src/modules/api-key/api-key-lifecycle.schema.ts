@@ -1,6 +1,5 @@
 import { builder } from '../../builder.js';
 import { optionalId } from '../common/common.schema.js';
-import { P } from '../permission/permission.catalogue.js';
 import { requires } from '../permission/permission.guard.js';
 import {
   changeGracePeriod,
@@ -13,9 +12,10 @@ import {
   updateApiKeyScopes,
 } from './api-key.lifecycle.js';
 import { ApiKeyRef, GracePeriodEnum, IssuedApiKeyRef } from './api-key.schema.js';
+import { KEY_NEEDS } from './api-key.service.js';
 import type { ApiKeyRow } from './api-key.table.js';
 
-const writeKeys = requires([P.apiKeysWrite]);
+const writeKeys = requires(KEY_NEEDS.write);
 
 builder.objectField(ApiKeyRef, 'secret', (t) =>
   t.string({

@@ -7,11 +7,10 @@ import { recordKeyEvent } from '../audit/key-audit.repository.js';
 import type { KeyAuditEventType } from '../audit/key-audit.table.js';
 import { resolveEnvironment } from '../environment/environment.service.js';
 import { assertGranted } from '../permission/permission.assert.js';
-import { P } from '../permission/permission.catalogue.js';
 import { expand, normaliseScopes } from '../permission/permission.model.js';
 import { assertMutableFor, assertWithinScope, authorizeKeyAction, type KeyAction } from './api-key.policy.js';
 import { type KeyPatch, lockKey, storedScopes, updateKey } from './api-key.repository.js';
-import { type IssuedKey, issueKey, reachKey } from './api-key.service.js';
+import { type IssuedKey, issueKey, KEY_NEEDS, reachKey } from './api-key.service.js';
 import { GRACE_PERIODS, type GracePeriod, keyStatus } from './api-key.status.js';
 import type { ApiKeyRow } from './api-key.table.js';
 
@@ -62,7 +61,7 @@ async function changeKey<T>(
     if (!key) throw notFound('API key');
     // Who may manage keys at all, then what no caller may do to this key (IMMUTABLE_KEY,
     // whoever asks), then whether this caller may act on it (no escalation).
-    assertGranted(grants, P.apiKeysWrite);
+    assertGranted(grants, KEY_NEEDS.write);
     assertMutableFor(action, key);
     assertMutable(key);
     await authorizeKeyAction(ctx, grants, action, key, trx);
@@ -108,7 +107,7 @@ export async function createScopedKey(ctx: RequestContext, input: CreateScopedKe
   const description = optionalText('description', input.description, KEY_DESCRIPTION_MAX);
   const scopes = parseScopes(input.scopes);
   const { env, grants } = await resolveEnvironment(ctx, input.environmentId);
-  assertGranted(grants, P.apiKeysWrite);
+  assertGranted(grants, KEY_NEEDS.write);
   assertWithinScope(grants, expand(scopes), 'create this key');
   const account = await ctx.loaders.account.load(env.account_id);
   if (account?.plan !== 'SCALE') {

@@ -2,13 +2,12 @@ import { builder } from '../../builder.js';
 import { ActorRef, KeyAuditEventConnectionRef } from '../audit/audit.schema.js';
 import { connectionType, NodeRef, optionalId, pageArgs } from '../common/common.schema.js';
 import { EnvironmentRef } from '../environment/environment.schema.js';
-import { P } from '../permission/permission.catalogue.js';
 import { requires, requiresUnless } from '../permission/permission.guard.js';
 import { keyScopes } from '../permission/permission.model.js';
 import { integrationTypeOfKey } from './api-key.integration.js';
 import { storedScopes } from './api-key.repository.js';
 import { maskKey } from './api-key.secret.js';
-import { getApiKey, type IssuedKey, KEY_PREFIX, listApiKeys, listKeyAuditLog } from './api-key.service.js';
+import { getApiKey, type IssuedKey, KEY_NEEDS, KEY_PREFIX, listApiKeys, listKeyAuditLog } from './api-key.service.js';
 import { GRACE_PERIODS, keyCategory, keyStatus } from './api-key.status.js';
 import { API_KEY_TYPES, type ApiKeyRow } from './api-key.table.js';
 
@@ -33,7 +32,7 @@ export const ApiKeyRef = builder.objectRef<ApiKeyRow>('ApiKey');
  */
 export const keyDetail = requiresUnless<ApiKeyRow>(
   (key, ctx) => ctx.principal.kind === 'API_KEY' && ctx.principal.key.id === key.id,
-  [P.apiKeysRead],
+  KEY_NEEDS.read,
 );
 
 ApiKeyRef.implement({
@@ -88,7 +87,7 @@ ApiKeyRef.implement({
       resolve: (k) => ({ type: k.created_by_type, id: k.created_by_id, displayName: k.created_by_name }),
     }),
     auditLog: t.field({
-      ...requires([P.apiKeysRead]),
+      ...requires(KEY_NEEDS.read),
       type: KeyAuditEventConnectionRef,
       description: 'Lifecycle events of this key, newest first.',
       args: pageArgs(t),
@@ -115,7 +114,7 @@ const ApiKeyConnectionRef = connectionType('ApiKey', ApiKeyRef);
 
 builder.queryFields((t) => ({
   apiKeys: t.field({
-    ...requires([P.apiKeysRead]),
+    ...requires(KEY_NEEDS.read),
     type: ApiKeyConnectionRef,
     description:
       "Keys of an environment in creation order. environmentId defaults to the calling key's environment; users must pass it.",
@@ -134,7 +133,7 @@ builder.queryFields((t) => ({
       }),
   }),
   apiKey: t.field({
-    ...requires([P.apiKeysRead]),
+    ...requires(KEY_NEEDS.read),
     type: ApiKeyRef,
     nullable: true,
     args: { id: t.arg.id({ required: true }) },

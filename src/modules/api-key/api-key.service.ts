@@ -12,11 +12,14 @@ import { grantsOn } from '../auth/principal.js';
 import { resolveEnvironment } from '../environment/environment.service.js';
 import { assertGranted } from '../permission/permission.assert.js';
 import { P } from '../permission/permission.catalogue.js';
-import type { Grants } from '../permission/permission.model.js';
+import { type Grants, needs } from '../permission/permission.model.js';
 import { countKeys, insertKey, listKeys } from './api-key.repository.js';
 import { digestKey, generateKeySecret, type KeyPrefix } from './api-key.secret.js';
 import type { ApiKeyCategory, ApiKeyStatus } from './api-key.status.js';
 import type { ApiKeyRow, ApiKeyType } from './api-key.table.js';
+
+/** What reading and managing keys needs; the fields' gates and the lifecycle read the same declarations. */
+export const KEY_NEEDS = { read: needs([P.apiKeysRead]), write: needs([P.apiKeysWrite]) };
 
 export const KEY_PREFIX: Record<ApiKeyType, KeyPrefix> = {
   FULL_ACCESS: 'server-',
@@ -106,7 +109,7 @@ export async function reachKey(ctx: RequestContext, id: string): Promise<{ key: 
 
 export async function getApiKey(ctx: RequestContext, id: string): Promise<ApiKeyRow> {
   const { key, grants } = await reachKey(ctx, id);
-  assertGranted(grants, P.apiKeysRead);
+  assertGranted(grants, KEY_NEEDS.read);
   return key;
 }
 
@@ -119,7 +122,7 @@ export interface ListApiKeysArgs extends PageArgs {
 export async function listApiKeys(ctx: RequestContext, args: ListApiKeysArgs): Promise<Page<ApiKeyRow>> {
   const page = pageRequest(args);
   const { env, grants } = await resolveEnvironment(ctx, args.environmentId);
-  assertGranted(grants, P.apiKeysRead);
+  assertGranted(grants, KEY_NEEDS.read);
   // Repeated filter values mean nothing more; deduplicated, the SQL stays small whatever the caller sends.
   const unique = <T>(values: readonly T[] | null | undefined) => (values ? [...new Set(values)] : values);
   const filter = {
@@ -136,7 +139,7 @@ export async function listApiKeys(ctx: RequestContext, args: ListApiKeysArgs): P
 /** A key's audit log, newest first (the caller already reached the key). */
 export async function listKeyAuditLog(ctx: RequestContext, key: ApiKeyRow, args: PageArgs): Promise<Page<KeyAuditEventRow>> {
   const { grants } = await reachKey(ctx, key.id);
-  assertGranted(grants, P.apiKeysRead);
+  assertGranted(grants, KEY_NEEDS.read);
   const page = pageRequest(args);
   const rows = await listKeyEvents(ctx.db, key.id, page);
   return toPage(rows, page, () => countKeyEvents(ctx.db, key.id));

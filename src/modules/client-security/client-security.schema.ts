@@ -1,8 +1,8 @@
 import { builder } from '../../builder.js';
 import { optionalId } from '../common/common.schema.js';
 import { EnvironmentRef } from '../environment/environment.schema.js';
+import { ENVIRONMENT_NEEDS } from '../environment/environment.service.js';
 import type { EnvironmentRow } from '../environment/environment.table.js';
-import { P } from '../permission/permission.catalogue.js';
 import { requires } from '../permission/permission.guard.js';
 import { rotateSigningSecret, setClientSideSecurity } from './client-security.service.js';
 
@@ -20,7 +20,7 @@ const RotateSigningSecretInput = builder.inputType('RotateSigningSecretInput', {
 
 builder.mutationFields((t) => ({
   setClientSideSecurity: t.field({
-    ...requires([P.manageEnvironment]),
+    ...requires(ENVIRONMENT_NEEDS.manage),
     type: EnvironmentPayload,
     description: 'When enforced, publishable-key customer reads need an X-Customer-Token. Owners and the full access key.',
     args: { input: t.arg({ type: SetClientSideSecurityInput, required: true }) },
@@ -31,7 +31,7 @@ builder.mutationFields((t) => ({
       }),
   }),
   rotateSigningSecret: t.field({
-    ...requires([P.manageEnvironment]),
+    ...requires(ENVIRONMENT_NEEDS.manage),
     type: EnvironmentPayload,
     description: 'Replaces the signing secret at once: tokens signed with the old one stop verifying.',
     args: { input: t.arg({ type: RotateSigningSecretInput, required: true }) },

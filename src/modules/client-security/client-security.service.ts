@@ -4,7 +4,7 @@ import type { RequestContext } from '../../context.js';
 import type { HeaderLines } from '../../plugins/header-lines.js';
 import { KeygateError } from '../../shared/errors.js';
 import { updateEnvironmentSecurity } from '../environment/environment.repository.js';
-import { resolveEnvironment } from '../environment/environment.service.js';
+import { ENVIRONMENT_NEEDS, resolveEnvironment } from '../environment/environment.service.js';
 import type { EnvironmentRow } from '../environment/environment.table.js';
 import { assertGranted } from '../permission/permission.assert.js';
 import { P } from '../permission/permission.catalogue.js';
@@ -72,7 +72,7 @@ export async function authorizeCustomerRead(
 /** setClientSideSecurity: owners and the full access key. */
 export async function setClientSideSecurity(ctx: RequestContext, input: { environmentId?: string | null; enforced: boolean }) {
   const { env, grants } = await resolveEnvironment(ctx, input.environmentId);
-  assertGranted(grants, P.manageEnvironment);
+  assertGranted(grants, ENVIRONMENT_NEEDS.manage);
   const client_side_security = input.enforced ? ('ENFORCED' as const) : ('NOT_ENFORCED' as const);
   await updateEnvironmentSecurity(ctx.db, env.id, { client_side_security });
   return refreshed(ctx, { ...env, client_side_security });
@@ -81,7 +81,7 @@ export async function setClientSideSecurity(ctx: RequestContext, input: { enviro
 /** rotateSigningSecret: a new secret at once; tokens signed with the old one stop verifying. */
 export async function rotateSigningSecret(ctx: RequestContext, input: { environmentId?: string | null }) {
   const { env, grants } = await resolveEnvironment(ctx, input.environmentId);
-  assertGranted(grants, P.manageEnvironment);
+  assertGranted(grants, ENVIRONMENT_NEEDS.manage);
   const signing_secret_encrypted = ctx.deps.secretBox.seal(randomBytes(32).toString('hex'), env.id);
   await updateEnvironmentSecurity(ctx.db, env.id, { signing_secret_encrypted });
   return refreshed(ctx, { ...env, signing_secret_encrypted });

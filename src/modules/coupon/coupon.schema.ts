@@ -1,14 +1,13 @@
 import { builder } from '../../builder.js';
 import { connectionType, NodeRef, optionalId, pageArgs } from '../common/common.schema.js';
-import { P } from '../permission/permission.catalogue.js';
 import { requires } from '../permission/permission.guard.js';
-import { createCoupon, listCouponsOf } from './coupon.service.js';
+import { COUPON_NEEDS, createCoupon, listCouponsOf } from './coupon.service.js';
 import type { CouponRow } from './coupon.table.js';
 
 export const CouponRef = builder.objectRef<CouponRow>('Coupon');
 
 CouponRef.implement({
-  ...requires([P.couponsRead]),
+  ...requires(COUPON_NEEDS.read),
   interfaces: [NodeRef],
   fields: (t) => ({
     id: t.exposeID('id'),
@@ -22,7 +21,7 @@ const CouponConnectionRef = connectionType('Coupon', CouponRef);
 
 builder.queryField('coupons', (t) =>
   t.field({
-    ...requires([P.couponsRead]),
+    ...requires(COUPON_NEEDS.read),
     type: CouponConnectionRef,
     description: 'Coupons of an environment in creation order.',
     args: { environmentId: t.arg.id({ required: false }), ...pageArgs(t) },
@@ -49,7 +48,7 @@ const CouponPayload = builder.objectRef<CouponRow>('CouponPayload').implement({
 
 builder.mutationField('createCoupon', (t) =>
   t.field({
-    ...requires([P.couponsWrite]),
+    ...requires(COUPON_NEEDS.write),
     type: CouponPayload,
     args: { input: t.arg({ type: CreateCouponInput, required: true }) },
     resolve: (_root, { input }, ctx) =>

@@ -7,8 +7,12 @@ import { requireIdentifier } from '../../shared/validation.js';
 import { resolveEnvironment } from '../environment/environment.service.js';
 import { assertGranted } from '../permission/permission.assert.js';
 import { P } from '../permission/permission.catalogue.js';
+import { needs } from '../permission/permission.model.js';
 import { countCoupons, insertCoupon, listCoupons } from './coupon.repository.js';
 import type { CouponRow } from './coupon.table.js';
+
+/** What each coupon operation needs; the fields' gates read the same declarations. */
+export const COUPON_NEEDS = { read: needs([P.couponsRead]), write: needs([P.couponsWrite]) };
 
 export const COUPON_CODE_MAX = 64;
 
@@ -18,7 +22,7 @@ export async function listCouponsOf(
 ): Promise<Page<CouponRow>> {
   const page = pageRequest(args);
   const { env, grants } = await resolveEnvironment(ctx, args.environmentId);
-  assertGranted(grants, P.couponsRead);
+  assertGranted(grants, COUPON_NEEDS.read);
   const rows = await listCoupons(ctx.db, env.id, page);
   return toPage(rows, page, () => countCoupons(ctx.db, env.id));
 }
@@ -33,7 +37,7 @@ export async function createCoupon(
     throw badInput('percentOff', `must be a whole number from 1 to 100, got ${input.percentOff}.`);
   }
   const { env, grants } = await resolveEnvironment(ctx, input.environmentId);
-  assertGranted(grants, P.couponsWrite);
+  assertGranted(grants, COUPON_NEEDS.write);
   const row: CouponRow = {
     id: newId('cpn'),
     account_id: env.account_id,

@@ -1,16 +1,14 @@
 import { type BuilderTypes, builder } from '../../builder.js';
 import { connectionType, NodeRef, optionalId, pageArgs } from '../common/common.schema.js';
-import { P } from '../permission/permission.catalogue.js';
 import { requires } from '../permission/permission.guard.js';
 import { SubscriptionRef } from '../subscription/subscription.schema.js';
+import { SUBSCRIPTION_NEEDS } from '../subscription/subscription.service.js';
 import { customerMetadata } from './customer.repository.js';
-import { createCustomer, getCustomer, listCustomersOf, updateCustomer } from './customer.service.js';
+import { CUSTOMER_NEEDS, createCustomer, getCustomer, listCustomersOf, updateCustomer } from './customer.service.js';
 import type { CustomerRow } from './customer.table.js';
 
-/** Client-safe reads: a server key's customers:read, or the publishable key's customers:read_public. */
-const readCustomer = requires([P.customersRead], [P.customersPublic]);
-/** Personal data: customers:read only, never the publishable key. */
-const readPersonal = requires([P.customersRead]);
+const readCustomer = requires(CUSTOMER_NEEDS.read);
+const readPersonal = requires(CUSTOMER_NEEDS.readPersonal);
 
 export const CustomerRef = builder.objectRef<CustomerRow>('Customer');
 
@@ -27,7 +25,7 @@ CustomerRef.implement({
     // and break "the rest of the response is intact" for the publishable key (SPEC §5).
     createdAt: t.field({ type: 'DateTime', resolve: (c) => c.created_at }),
     subscriptions: t.field({
-      ...requires([P.subscriptionsRead], [P.subscriptionsPublic]),
+      ...requires(SUBSCRIPTION_NEEDS.read),
       type: [SubscriptionRef],
       nullable: true,
       description: 'Needs subscriptions:read as well; null (with a FORBIDDEN error) without it.',
@@ -95,14 +93,14 @@ const toCustomerInput = (input: CustomerInputShape) => ({
 
 builder.mutationFields((t) => ({
   createCustomer: t.field({
-    ...requires([P.customersWrite]),
+    ...requires(CUSTOMER_NEEDS.write),
     type: CustomerPayload,
     description: 'customerId is unique per environment (CONFLICT otherwise).',
     args: { input: t.arg({ type: CreateCustomerInput, required: true }) },
     resolve: (_root, { input }, ctx) => createCustomer(ctx, toCustomerInput(input)),
   }),
   updateCustomer: t.field({
-    ...requires([P.customersWrite]),
+    ...requires(CUSTOMER_NEEDS.write),
     type: CustomerPayload,
     description: 'Fields left out stay as they are; null clears them.',
     args: { input: t.arg({ type: UpdateCustomerInput, required: true }) },

@@ -1,6 +1,6 @@
 import type { RequestContext } from '../../context.js';
 import { isUniqueViolation } from '../../database/errors.js';
-import { conflict, missingPermission, notFound } from '../../shared/errors.js';
+import { conflict, notFound } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import { type Page, type PageArgs, pageRequest, toPage } from '../../shared/pagination.js';
 import { isIdentifier, optionalEmail, optionalJson, optionalText, requireIdentifier } from '../../shared/validation.js';
@@ -8,8 +8,18 @@ import { authorizeCustomerRead } from '../client-security/client-security.servic
 import { resolveEnvironment } from '../environment/environment.service.js';
 import { assertGranted } from '../permission/permission.assert.js';
 import { P } from '../permission/permission.catalogue.js';
+import { needs } from '../permission/permission.model.js';
 import { countCustomers, findCustomer, insertCustomer, listCustomers, updateCustomerRow } from './customer.repository.js';
 import type { CustomerRow } from './customer.table.js';
+
+/** What each customer operation needs; the fields' gates (customer.schema.ts) read the same declarations. */
+export const CUSTOMER_NEEDS = {
+  /** Client-safe reads: a server key's customers:read, or the publishable key's customers:read_public. */
+  read: needs([P.customersRead], [P.customersReadPublic]),
+  /** Lists and personal data (email, metadata): customers:read only, never the publishable key. */
+  readPersonal: needs([P.customersRead]),
+  write: needs([P.customersWrite]),
+};
 
 export const CUSTOMER_ID_MAX = 255;
 export const CUSTOMER_NAME_MAX = 200;
@@ -21,7 +31,7 @@ export async function listCustomersOf(
 ): Promise<Page<CustomerRow>> {
   const page = pageRequest(args);
   const { env, grants } = await resolveEnvironment(ctx, args.environmentId);
-  assertGranted(grants, P.customersRead);
+  assertGranted(grants, CUSTOMER_NEEDS.readPersonal);
   const rows = await listCustomers(ctx.db, env.id, page);
   for (const row of rows) ctx.loaders.customer.prime(row.id, row);
   return toPage(rows, page, () => countCustomers(ctx.db, env.id));
@@ -33,7 +43,7 @@ export async function getCustomer(
   args: { environmentId?: string | null; customerId: string },
 ): Promise<CustomerRow> {
   const { env, grants } = await resolveEnvironment(ctx, args.environmentId);
-  if (!grants.has(P.customersRead) && !grants.has(P.customersPublic)) throw missingPermission([P.customersRead]);
+  assertGranted(grants, CUSTOMER_NEEDS.read);
   await authorizeCustomerRead(ctx, env, grants, args.customerId);
   // A customerId that could never have been created cannot exist: no query for it.
   const customer = isIdentifier(args.customerId, CUSTOMER_ID_MAX)
@@ -65,7 +75,7 @@ export async function createCustomer(ctx: RequestContext, input: CustomerInput):
   const email = optionalEmail('email', input.email);
   const metadata = optionalJson('metadata', input.metadata, CUSTOMER_METADATA_MAX_BYTES);
   const { env, grants } = await resolveEnvironment(ctx, input.environmentId);
-  assertGranted(grants, P.customersWrite);
+  assertGranted(grants, CUSTOMER_NEEDS.write);
   const now = ctx.clock.now().toISOString();
   const row: CustomerRow = {
     id: newId('cus'),
@@ -96,7 +106,7 @@ export async function updateCustomer(ctx: RequestContext, input: CustomerInput):
   if (input.email !== undefined) patch.email = optionalEmail('email', input.email);
   if (input.metadata !== undefined) patch.metadata = optionalJson('metadata', input.metadata, CUSTOMER_METADATA_MAX_BYTES);
   const { env, grants } = await resolveEnvironment(ctx, input.environmentId);
-  assertGranted(grants, P.customersWrite);
+  assertGranted(grants, CUSTOMER_NEEDS.write);
   const customer = await customerForWrite(ctx, env.id, input.customerId);
   patch.updated_at = ctx.clock.now().toISOString();
   await updateCustomerRow(ctx.db, customer.id, patch);

@@ -2,10 +2,10 @@ import { builder } from '../../builder.js';
 import { AccountRef } from '../account/account.schema.js';
 import { IssuedApiKeyRef } from '../api-key/api-key.schema.js';
 import { NodeRef } from '../common/common.schema.js';
-import { P } from '../permission/permission.catalogue.js';
 import { requires } from '../permission/permission.guard.js';
 import {
   createEnvironment,
+  ENVIRONMENT_NEEDS,
   listEnvironments,
   type ProvisionedEnvironment,
   reachEnvironment,
@@ -32,7 +32,7 @@ EnvironmentRef.implement({
     createdAt: t.field({ type: 'DateTime', resolve: (env) => env.created_at }),
     clientSideSecurity: t.field({ type: ClientSideSecurityEnum, resolve: (env) => env.client_side_security }),
     signingSecret: t.string({
-      ...requires([P.manageEnvironment]),
+      ...requires(ENVIRONMENT_NEEDS.manage),
       nullable: true,
       description: 'HMAC-SHA256 secret for customer tokens. Owners and full access keys only.',
       resolve: (env, _args, ctx) => revealSigningSecret(ctx, env),
@@ -42,12 +42,12 @@ EnvironmentRef.implement({
 
 builder.queryFields((t) => ({
   environments: t.field({
-    ...requires([P.readEnvironment]),
+    ...requires(ENVIRONMENT_NEEDS.read),
     type: [EnvironmentRef],
     resolve: (_root, _args, ctx) => listEnvironments(ctx),
   }),
   environment: t.field({
-    ...requires([P.readEnvironment]),
+    ...requires(ENVIRONMENT_NEEDS.read),
     type: EnvironmentRef,
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
@@ -72,7 +72,7 @@ const CreateEnvironmentPayload = builder.objectRef<ProvisionedEnvironment>('Crea
 
 builder.mutationField('createEnvironment', (t) =>
   t.field({
-    ...requires([P.manageAccount]),
+    ...requires(ENVIRONMENT_NEEDS.create),
     type: CreateEnvironmentPayload,
     description: 'Account owners only: creates an environment with its full access and publishable keys.',
     args: { input: t.arg({ type: CreateEnvironmentInput, required: true }) },

@@ -11,9 +11,19 @@ import type { Actor } from '../audit/actor.js';
 import { grantsOn } from '../auth/principal.js';
 import { assertGranted } from '../permission/permission.assert.js';
 import { P } from '../permission/permission.catalogue.js';
-import type { Grants } from '../permission/permission.model.js';
+import { type Grants, needs } from '../permission/permission.model.js';
 import { findEnvironmentsOfAccounts, findSlugsOfAccount, insertEnvironment } from './environment.repository.js';
 import type { EnvironmentRow } from './environment.table.js';
+
+/** What each environment operation needs; the fields' gates read the same declarations. */
+export const ENVIRONMENT_NEEDS = {
+  /** `environments`, `environment(id)`: every credential but the publishable key (SPEC §5). */
+  read: needs([P.environmentRead]),
+  /** Settings, the signing secret and integrations: the full access key and owners. */
+  manage: needs([P.environmentManage]),
+  /** `createEnvironment`: owners' sessions only. */
+  create: needs([P.accountManage]),
+};
 
 export const ENVIRONMENT_NAME_MAX = 100;
 
@@ -102,7 +112,7 @@ export async function createEnvironment(ctx: RequestContext, input: { accountId:
   const account = await ctx.loaders.account.load(input.accountId);
   const grants = account ? grantsOn(principal, { account_id: account.id }) : null;
   if (!account || !grants) throw notFound('Account');
-  assertGranted(grants, P.manageAccount);
+  assertGranted(grants, ENVIRONMENT_NEEDS.create);
   const name = requireText('name', input.name, ENVIRONMENT_NAME_MAX);
   return ctx.db
     .transaction()
@@ -114,6 +124,6 @@ export async function createEnvironment(ctx: RequestContext, input: { accountId:
 /** The HMAC signing secret for customer tokens: owners and the full access key only. */
 export async function revealSigningSecret(ctx: RequestContext, env: EnvironmentRow): Promise<string> {
   const { grants } = await reachEnvironment(ctx, env.id);
-  assertGranted(grants, P.manageEnvironment);
+  assertGranted(grants, ENVIRONMENT_NEEDS.manage);
   return ctx.deps.secretBox.open(env.signing_secret_encrypted, env.id);
 }

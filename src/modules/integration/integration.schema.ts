@@ -3,7 +3,7 @@ import { ApiKeyRef, keyDetail } from '../api-key/api-key.schema.js';
 import type { IssuedKey } from '../api-key/api-key.service.js';
 import { NodeRef, optionalId } from '../common/common.schema.js';
 import { EnvironmentRef } from '../environment/environment.schema.js';
-import { P } from '../permission/permission.catalogue.js';
+import { ENVIRONMENT_NEEDS } from '../environment/environment.service.js';
 import { requires } from '../permission/permission.guard.js';
 import { INTEGRATION_SCOPES } from '../permission/permission.model.js';
 import { connectIntegration, disconnectIntegration, listIntegrations } from './integration.service.js';
@@ -65,7 +65,7 @@ const DisconnectIntegrationPayload = builder.objectRef<{ id: string }>('Disconne
   fields: (t) => ({ id: t.exposeID('id') }),
 });
 
-const manageEnvironment = requires([P.manageEnvironment]);
+const manageEnvironment = requires(ENVIRONMENT_NEEDS.manage);
 
 builder.queryField('integrations', (t) =>
   t.field({

@@ -6,9 +6,8 @@ import { lockKey, updateKey } from '../api-key/api-key.repository.js';
 import { type IssuedKey, issueKey } from '../api-key/api-key.service.js';
 import { recordKeyEvent } from '../audit/key-audit.repository.js';
 import { grantsOn } from '../auth/principal.js';
-import { resolveEnvironment } from '../environment/environment.service.js';
+import { ENVIRONMENT_NEEDS, resolveEnvironment } from '../environment/environment.service.js';
 import { assertGranted } from '../permission/permission.assert.js';
-import { P } from '../permission/permission.catalogue.js';
 import { type IntegrationType, keyScopes } from '../permission/permission.model.js';
 import { listConnectedIntegrations } from './integration.repository.js';
 import type { IntegrationRow } from './integration.table.js';
@@ -21,7 +20,7 @@ const INTEGRATION_NAMES: Record<IntegrationType, string> = {
 
 export async function listIntegrations(ctx: RequestContext, environmentId?: string | null): Promise<IntegrationRow[]> {
   const { env, grants } = await resolveEnvironment(ctx, environmentId);
-  assertGranted(grants, P.manageEnvironment);
+  assertGranted(grants, ENVIRONMENT_NEEDS.manage);
   const rows = await listConnectedIntegrations(ctx.db, env.id);
   for (const row of rows) ctx.loaders.integration.prime(row.id, row);
   return rows;
@@ -33,7 +32,7 @@ export async function connectIntegration(
   input: { environmentId?: string | null; type: IntegrationType },
 ): Promise<{ integration: IntegrationRow; issued: IssuedKey }> {
   const { env, grants } = await resolveEnvironment(ctx, input.environmentId);
-  assertGranted(grants, P.manageEnvironment);
+  assertGranted(grants, ENVIRONMENT_NEEDS.manage);
   const now = ctx.clock.now();
   try {
     return await ctx.db.transaction().execute(async (trx) => {
@@ -81,7 +80,7 @@ export async function disconnectIntegration(ctx: RequestContext, input: { id: st
   const integration = await ctx.loaders.integration.load(input.id);
   const grants = integration && !integration.disconnected_at ? grantsOn(ctx.principal, integration) : null;
   if (!integration || !grants) throw notFound('Integration');
-  assertGranted(grants, P.manageEnvironment);
+  assertGranted(grants, ENVIRONMENT_NEEDS.manage);
   const now = ctx.clock.now().toISOString();
   const revokedKeys: string[] = [];
   await ctx.db.transaction().execute(async (trx) => {

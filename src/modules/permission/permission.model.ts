@@ -1,23 +1,41 @@
 import type { Role } from '../account/account.table.js';
 import type { ApiKeyType } from '../api-key/api-key.table.js';
-import { CAPABILITIES, CATALOGUE, CATALOGUE_NAMES, CLIENT_PERMISSIONS, isCataloguePermission } from './permission.catalogue.js';
+import {
+  BUILT_IN_CATALOGUE,
+  CAPABILITIES,
+  type CataloguePermission,
+  P,
+  type Permission,
+  type PermissionCatalogue,
+} from './permission.catalogue.js';
 
 /** What a principal may do: an expanded set of permissions and capabilities. */
 export type Grants = ReadonlySet<string>;
 
-/** The fixed scope of the publishable key (SPEC §5). */
-export const PUBLISHABLE_SCOPE: readonly string[] = [CLIENT_PERMISSIONS.customersPublic, CLIENT_PERMISSIONS.subscriptionsPublic];
+/**
+ * A permission requirement, the shape of `@requiresScopes`: any one of the
+ * alternatives (outer list), each needing all of its permissions (inner
+ * list). Built-in requirements are typed (`Requirement<Permission>`);
+ * upstream ones are plain strings; `satisfies` checks both.
+ */
+export type Requirement<T extends string = string> = readonly (readonly T[])[];
+
+/** Declares a requirement: the field gate and the service check of one operation both read it. */
+export const needs = (...alternatives: (readonly Permission[])[]): Requirement<Permission> => alternatives;
 
 /** Fixed scope per integration type (documented in the README). */
 export const INTEGRATION_SCOPES = {
-  SALESFORCE: ['customers:write', 'subscriptions:read'],
-  HUBSPOT: ['customers:write'],
-  ZAPIER: ['customers:read', 'subscriptions:write', 'coupons:read'],
-} as const satisfies Record<string, readonly string[]>;
+  SALESFORCE: [P.customersWrite, P.subscriptionsRead],
+  HUBSPOT: [P.customersWrite],
+  ZAPIER: [P.customersRead, P.subscriptionsWrite, P.couponsRead],
+} as const satisfies Record<string, readonly CataloguePermission[]>;
 export type IntegrationType = keyof typeof INTEGRATION_SCOPES;
 
-/** Adds what a permission implies: `x:write` ⇒ `x:read` ⇒ `x:read_public` (where defined). */
-export function expand(permissions: Iterable<string>): Set<string> {
+/**
+ * Adds what a permission implies: `x:write` ⇒ `x:read` ⇒ `x:read_public`
+ * (where the catalogue knows one), for built-in and upstream resources alike.
+ */
+export function expand(permissions: Iterable<string>, catalogue: PermissionCatalogue = BUILT_IN_CATALOGUE): Set<string> {
   const out = new Set<string>();
   for (const p of permissions) {
     out.add(p);
@@ -25,7 +43,7 @@ export function expand(permissions: Iterable<string>): Set<string> {
     if (access === 'write') out.add(`${res}:read`);
     if (access === 'write' || access === 'read') {
       const pub = `${res}:read_public`;
-      if ((Object.values(CLIENT_PERMISSIONS) as string[]).includes(pub)) out.add(pub);
+      if (catalogue.isPublicRead(pub)) out.add(pub);
     }
   }
   return out;
@@ -35,26 +53,34 @@ export function expand(permissions: Iterable<string>): Set<string> {
  * Normalises a requested scope for storage: rejects unknown and duplicate
  * names (naming them) and adds implied reads. Returns catalogue order.
  */
-export function normaliseScopes(requested: readonly string[]): { scopes?: string[]; unknown: string[]; duplicates: string[] } {
-  const unknown = requested.filter((p) => !isCataloguePermission(p));
+export function normaliseScopes(
+  requested: readonly string[],
+  catalogue: PermissionCatalogue = BUILT_IN_CATALOGUE,
+): { scopes?: string[]; unknown: string[]; duplicates: string[] } {
+  const unknown = requested.filter((p) => !catalogue.has(p));
   const duplicates = requested.filter((p, i) => requested.indexOf(p) !== i);
   if (unknown.length || duplicates.length) return { unknown, duplicates: [...new Set(duplicates)] };
-  const withImplied = expand(requested);
-  return { scopes: CATALOGUE_NAMES.filter((n) => withImplied.has(n)), unknown: [], duplicates: [] };
+  return { scopes: catalogue.inOrder(expand(requested, catalogue)), unknown: [], duplicates: [] };
 }
 
-const ALL_READS = CATALOGUE.filter((p) => p.access === 'READ').map((p) => p.name);
-const RESOURCE_WRITES = ['customers:write', 'subscriptions:write', 'coupons:write'];
+/** The built-in resources users of every role except read-only may write (SPEC §4). */
+const RESOURCE_WRITES = [P.customersWrite, P.subscriptionsWrite, P.couponsWrite];
 
-/** Users' permissions by role (SPEC §4), within the accounts they belong to. */
-const ROLE_GRANTS: Record<Role, Grants> = {
-  OWNER: expand([...CATALOGUE_NAMES, CAPABILITIES.readEnvironment, CAPABILITIES.manageEnvironment, CAPABILITIES.manageAccount]),
-  MEMBER: expand([...ALL_READS, ...RESOURCE_WRITES, CAPABILITIES.readEnvironment]),
-  READ_ONLY: expand([...ALL_READS, CAPABILITIES.readEnvironment]),
-};
+const roleGrantsOf = new WeakMap<PermissionCatalogue, Readonly<Record<Role, Grants>>>();
 
-export function roleGrants(role: Role): Grants {
-  return ROLE_GRANTS[role];
+/** Users' permissions by role (SPEC §4), within the accounts they belong to; computed once per catalogue. */
+export function roleGrants(role: Role, catalogue: PermissionCatalogue = BUILT_IN_CATALOGUE): Grants {
+  let byRole = roleGrantsOf.get(catalogue);
+  if (!byRole) {
+    const reads = catalogue.definitions.filter((p) => p.access === 'READ').map((p) => p.name);
+    byRole = {
+      OWNER: expand([...catalogue.names, ...CAPABILITIES], catalogue),
+      MEMBER: expand([...reads, ...RESOURCE_WRITES, P.environmentRead], catalogue),
+      READ_ONLY: expand([...reads, P.environmentRead], catalogue),
+    };
+    roleGrantsOf.set(catalogue, byRole);
+  }
+  return byRole[role];
 }
 
 export interface KeyScopeSource {
@@ -70,49 +96,41 @@ export interface KeyScopeSource {
   rotated?: boolean;
 }
 
-/** The catalogue permissions of a set, in catalogue order. */
-function inCatalogueOrder(permissions: ReadonlySet<string>): string[] {
-  return CATALOGUE_NAMES.filter((name) => permissions.has(name));
-}
-
 /**
  * The scope a key shows (`ApiKey.scopes`, `viewer.permissions`). The full
  * access key's is the catalogue as it is now, so new permissions reach it
  * without a data change.
  */
-export function keyScopes(key: KeyScopeSource): string[] {
+export function keyScopes(key: KeyScopeSource, catalogue: PermissionCatalogue = BUILT_IN_CATALOGUE): string[] {
   switch (key.type) {
     case 'FULL_ACCESS':
-      return [...CATALOGUE_NAMES];
+      return [...catalogue.names];
     case 'PUBLISHABLE':
-      return [...PUBLISHABLE_SCOPE];
+      return [...catalogue.publicReads];
     case 'SCOPED':
       return [...(key.scopes ?? [])];
     case 'INTEGRATION':
       if (!key.integrationType) return [];
-      return inCatalogueOrder(expand(INTEGRATION_SCOPES[key.integrationType]));
+      return catalogue.inOrder(expand(INTEGRATION_SCOPES[key.integrationType], catalogue));
   }
 }
 
 /** Everything a key may do: its scope, what it implies, and the capabilities of its type. */
-export function keyGrants(key: KeyScopeSource): Grants {
-  const grants = expand(keyScopes(key));
+export function keyGrants(key: KeyScopeSource, catalogue: PermissionCatalogue = BUILT_IN_CATALOGUE): Grants {
+  const grants = expand(keyScopes(key, catalogue), catalogue);
   // Server-side keys see their environment; the publishable key reads only what SPEC §5 lists.
-  if (key.type !== 'PUBLISHABLE') grants.add(CAPABILITIES.readEnvironment);
-  if (key.type === 'FULL_ACCESS') grants.add(CAPABILITIES.manageEnvironment);
-  if (key.rotated) grants.delete('api_keys:write');
+  if (key.type !== 'PUBLISHABLE') grants.add(P.environmentRead);
+  if (key.type === 'FULL_ACCESS') grants.add(P.environmentManage);
+  if (key.rotated) grants.delete(P.apiKeysWrite);
   return grants;
 }
 
-/** Scope-auth and directive form: outer list = any of, inner list = all of. */
-export type ScopeRequirement = readonly (readonly string[])[];
-
-export function satisfies(grants: Grants, requirement: ScopeRequirement): boolean {
+export function satisfies(grants: Grants, requirement: Requirement): boolean {
   return requirement.some((all) => all.every((p) => grants.has(p)));
 }
 
 /** The permissions missing for the closest alternative, for FORBIDDEN messages. */
-export function missingFor(grants: Grants, requirement: ScopeRequirement): string[] {
+export function missingFor(grants: Grants, requirement: Requirement): string[] {
   let best: string[] | null = null;
   for (const all of requirement) {
     const missing = all.filter((p) => !grants.has(p));

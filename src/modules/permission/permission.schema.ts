@@ -1,5 +1,5 @@
 import { builder } from '../../builder.js';
-import { CATALOGUE, type PermissionDefinition } from './permission.catalogue.js';
+import { BUILT_IN_CATALOGUE, type PermissionDefinition } from './permission.catalogue.js';
 import { authenticated } from './permission.guard.js';
 
 const PermissionRef = builder.objectRef<PermissionDefinition>('Permission').implement({
@@ -19,6 +19,6 @@ builder.queryField('permissions', (t) =>
     ...authenticated,
     type: [PermissionRef],
     description: 'The permission catalogue: every permission a scoped key can be given.',
-    resolve: () => CATALOGUE,
+    resolve: () => BUILT_IN_CATALOGUE.definitions,
   }),
 );

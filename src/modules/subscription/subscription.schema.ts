@@ -1,9 +1,9 @@
 import { builder } from '../../builder.js';
 import { NodeRef, optionalId } from '../common/common.schema.js';
 import { CustomerRef } from '../customer/customer.schema.js';
-import { P } from '../permission/permission.catalogue.js';
+import { CUSTOMER_NEEDS } from '../customer/customer.service.js';
 import { requires } from '../permission/permission.guard.js';
-import { cancelSubscription, createSubscription } from './subscription.service.js';
+import { cancelSubscription, createSubscription, SUBSCRIPTION_NEEDS } from './subscription.service.js';
 import type { SubscriptionRow } from './subscription.table.js';
 
 export const SubscriptionStatusEnum = builder.enumType('SubscriptionStatus', { values: ['ACTIVE', 'CANCELED'] as const });
@@ -11,7 +11,7 @@ export const SubscriptionStatusEnum = builder.enumType('SubscriptionStatus', { v
 export const SubscriptionRef = builder.objectRef<SubscriptionRow>('Subscription');
 
 SubscriptionRef.implement({
-  ...requires([P.subscriptionsRead], [P.subscriptionsPublic]),
+  ...requires(SUBSCRIPTION_NEEDS.read),
   interfaces: [NodeRef],
   fields: (t) => ({
     id: t.exposeID('id'),
@@ -20,7 +20,7 @@ SubscriptionRef.implement({
     createdAt: t.field({ type: 'DateTime', resolve: (s) => s.created_at }),
     canceledAt: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.canceled_at }),
     customer: t.field({
-      ...requires([P.customersRead]),
+      ...requires(CUSTOMER_NEEDS.readPersonal),
       type: CustomerRef,
       nullable: true,
       description: 'Needs customers:read as well; null (with a FORBIDDEN error) without it.',
@@ -47,7 +47,7 @@ const SubscriptionPayload = builder.objectRef<SubscriptionRow>('SubscriptionPayl
 
 builder.mutationFields((t) => ({
   createSubscription: t.field({
-    ...requires([P.subscriptionsWrite]),
+    ...requires(SUBSCRIPTION_NEEDS.write),
     type: SubscriptionPayload,
     args: { input: t.arg({ type: CreateSubscriptionInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
@@ -58,7 +58,7 @@ builder.mutationFields((t) => ({
       }),
   }),
   cancelSubscription: t.field({
-    ...requires([P.subscriptionsWrite]),
+    ...requires(SUBSCRIPTION_NEEDS.write),
     type: SubscriptionPayload,
     description: 'CONFLICT when the subscription is already canceled.',
     args: { input: t.arg({ type: CancelSubscriptionInput, required: true }) },

@@ -7,8 +7,16 @@ import { customerForWrite } from '../customer/customer.service.js';
 import { resolveEnvironment } from '../environment/environment.service.js';
 import { assertGranted } from '../permission/permission.assert.js';
 import { P } from '../permission/permission.catalogue.js';
+import { needs } from '../permission/permission.model.js';
 import { cancelActiveSubscription, insertSubscription } from './subscription.repository.js';
 import type { SubscriptionRow } from './subscription.table.js';
+
+/** What each subscription operation needs; the fields' gates read the same declarations. */
+export const SUBSCRIPTION_NEEDS = {
+  /** Client-safe reads: subscriptions:read, or the publishable key's subscriptions:read_public. */
+  read: needs([P.subscriptionsRead], [P.subscriptionsReadPublic]),
+  write: needs([P.subscriptionsWrite]),
+};
 
 export const PLAN_ID_MAX = 100;
 
@@ -18,7 +26,7 @@ export async function createSubscription(
 ): Promise<SubscriptionRow> {
   const planId = requireIdentifier('planId', input.planId, PLAN_ID_MAX);
   const { env, grants } = await resolveEnvironment(ctx, input.environmentId);
-  assertGranted(grants, P.subscriptionsWrite);
+  assertGranted(grants, SUBSCRIPTION_NEEDS.write);
   const customer = await customerForWrite(ctx, env.id, input.customerId);
   const row: SubscriptionRow = {
     id: newId('sub'),
@@ -42,7 +50,7 @@ export async function cancelSubscription(ctx: RequestContext, input: { id: strin
   const subscription = await ctx.loaders.subscription.load(input.id);
   const grants = subscription ? grantsOn(ctx.principal, subscription) : null;
   if (!subscription || !grants) throw notFound('Subscription');
-  assertGranted(grants, P.subscriptionsWrite);
+  assertGranted(grants, SUBSCRIPTION_NEEDS.write);
   const at = ctx.clock.now().toISOString();
   if (!(await cancelActiveSubscription(ctx.db, subscription.id, at))) throw conflict('The subscription is already canceled.');
   const canceled: SubscriptionRow = { ...subscription, status: 'CANCELED', canceled_at: at };
