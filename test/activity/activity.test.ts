@@ -19,7 +19,7 @@ import {
   ViewerDocument,
 } from '../../src/client/generated/graphql.js';
 import { bootstrapAccount } from '../../src/modules/account/account.service.js';
-import { ACTIVITY_LABELS } from '../../src/modules/activity/activity.labels.js';
+import { activityLabel } from '../../src/modules/activity/activity.labels.js';
 import { CATALOGUE_NAMES } from '../../src/modules/permission/permission.catalogue.js';
 import { schema } from '../../src/schema.js';
 import { freshDatabaseUrl } from '../harness/database.js';
@@ -621,14 +621,19 @@ describe('who may read the activity log', () => {
 });
 
 describe('labels', () => {
-  it('labels every root Query and Mutation field, and every label names a root field', () => {
-    const rootFields = [schema.getQueryType()!, schema.getMutationType()!].flatMap((type) => Object.keys(type.getFields()));
+  it('every root Query and Mutation field of Keygate declares its own label, each a distinct short sentence', () => {
+    const rootFields = [schema.getQueryType()!, schema.getMutationType()!].flatMap((type) => Object.values(type.getFields()));
     expect(rootFields.length).toBeGreaterThan(20);
-    const unlabelled = rootFields.filter((f) => !ACTIVITY_LABELS[f]);
-    expect(unlabelled).toEqual([]);
-    const stray = Object.keys(ACTIVITY_LABELS).filter((f) => !rootFields.includes(f));
-    expect(stray).toEqual([]);
-    for (const label of Object.values(ACTIVITY_LABELS)) expect(label).toMatch(/^[A-Z][a-z]*( [A-Za-z-]+)*$/);
+    const undeclared = rootFields.filter((f) => typeof f.extensions.activityLabel !== 'string').map((f) => f.name);
+    expect(undeclared).toEqual([]);
+    const labels = rootFields.map((f) => activityLabel(f.name, f));
+    for (const label of labels) expect(label).toMatch(/^[A-Z][a-z]*( [A-Za-z-]+)*$/);
+    expect(new Set(labels).size).toBe(labels.length);
+  });
+
+  it('derives a readable label for a root field that declares none (an upstream service’s field)', () => {
+    expect(activityLabel('listOrders')).toBe('List orders');
+    expect(activityLabel('(unknown)')).toBe('Invalid operation');
   });
 });
 

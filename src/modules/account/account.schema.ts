@@ -1,4 +1,5 @@
 import { builder } from '../../builder.js';
+import { activity } from '../activity/activity.labels.js';
 import { integrationTypeOfKey } from '../api-key/api-key.integration.js';
 import { storedScopes } from '../api-key/api-key.repository.js';
 import { ApiKeyRef } from '../api-key/api-key.schema.js';
@@ -25,6 +26,7 @@ AccountRef.implement({
     name: t.exposeString('name'),
     plan: t.field({ type: PlanEnum, resolve: (a) => a.plan }),
     environments: t.field({
+      ...activity('List environments'),
       type: [EnvironmentRef],
       description: 'Environments of this account the caller can see.',
       resolve: (a, _args, ctx) => listEnvironments(ctx, a.id),
@@ -65,6 +67,7 @@ ViewerRef.implement({
     }),
     apiKey: t.field({ type: ApiKeyRef, nullable: true, resolve: (p) => (p.kind === 'API_KEY' ? p.key : null) }),
     environment: t.field({
+      ...activity('View environment'),
       type: EnvironmentRef,
       nullable: true,
       resolve: (p, _args, ctx) => (p.kind === 'API_KEY' ? ctx.loaders.environment.load(p.key.environment_id) : null),
@@ -85,5 +88,5 @@ ViewerRef.implement({
 });
 
 builder.queryField('viewer', (t) =>
-  t.field({ ...authenticated, type: ViewerRef, resolve: (_root, _args, ctx) => ctx.principal }),
+  t.field({ ...authenticated, ...activity('View caller'), type: ViewerRef, resolve: (_root, _args, ctx) => ctx.principal }),
 );

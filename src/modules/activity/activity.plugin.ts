@@ -159,7 +159,7 @@ export function useActivityLog(recorder: ActivityRecorder, clock: Clock, metrics
           id: newId('act'),
           account_id: key?.account_id ?? null,
           environment_id: key?.environment_id ?? null,
-          action: activityLabel(field),
+          action: activityLabel(field, shape.rootType?.getFields()[field]),
           field,
           operation_type: shape.operation,
           outcome,

@@ -1,4 +1,5 @@
 import { builder } from '../../builder.js';
+import { activity } from '../activity/activity.labels.js';
 import { ApiKeyRef } from '../api-key/api-key.schema.js';
 import { ActorRef, ActorTypeEnum } from '../audit/audit.schema.js';
 import { connectionType, NodeRef, optionalId, pageArgs } from '../common/common.schema.js';
@@ -20,6 +21,7 @@ const ActivityEventRef = builder.objectRef<ActivityEventRow>('ActivityEvent').im
     errorCode: t.exposeString('error_code', { nullable: true, description: 'Error code when outcome is not SUCCESS.' }),
     actor: t.field({ type: ActorRef, resolve: (e) => ({ type: e.actor_type, id: e.actor_id, displayName: e.actor_name }) }),
     apiKey: t.field({
+      ...activity('View API key'),
       type: ApiKeyRef,
       nullable: true,
       description: 'The key used for the call, when an API key made it.',
@@ -42,6 +44,7 @@ const ActivityEventConnectionRef = connectionType('ActivityEvent', ActivityEvent
 
 builder.queryField('activity', (t) =>
   t.field({
+    ...activity('View activity'),
     ...requires(ACTIVITY_NEEDS.read),
     type: ActivityEventConnectionRef,
     description: "The environment's API calls, one event per root field, newest first.",

@@ -1,4 +1,5 @@
 import { builder } from '../../builder.js';
+import { activity } from '../activity/activity.labels.js';
 import { optionalId } from '../common/common.schema.js';
 import { requires } from '../permission/permission.guard.js';
 import {
@@ -74,6 +75,7 @@ const RevokeApiKeyInput = builder.inputType('RevokeApiKeyInput', {
 
 builder.mutationFields((t) => ({
   createScopedKey: t.field({
+    ...activity('Create scoped key'),
     ...writeKeys,
     type: IssuedApiKeyRef,
     description: 'SCALE plan only. The secret is returned once.',
@@ -87,6 +89,7 @@ builder.mutationFields((t) => ({
       }),
   }),
   updateApiKey: t.field({
+    ...activity('Update API key'),
     ...writeKeys,
     type: ApiKeyPayload,
     args: { input: t.arg({ type: UpdateApiKeyInput, required: true }) },
@@ -94,6 +97,7 @@ builder.mutationFields((t) => ({
       updateApiKey(ctx, { id: String(input.id), name: input.name, description: input.description }),
   }),
   updateApiKeyScopes: t.field({
+    ...activity('Update API key scopes'),
     ...writeKeys,
     type: ApiKeyPayload,
     description: 'Scoped keys only; takes effect on the next request.',
@@ -101,12 +105,14 @@ builder.mutationFields((t) => ({
     resolve: (_root, { input }, ctx) => updateApiKeyScopes(ctx, { id: String(input.id), scopes: input.scopes }),
   }),
   rotateApiKey: t.field({
+    ...activity('Rotate API key'),
     ...writeKeys,
     type: RotateApiKeyPayload,
     args: { input: t.arg({ type: RotateApiKeyInput, required: true }) },
     resolve: (_root, { input }, ctx) => rotateApiKey(ctx, { id: String(input.id), expireOldKeyIn: input.expireOldKeyIn }),
   }),
   changeGracePeriod: t.field({
+    ...activity('Change grace period'),
     ...writeKeys,
     type: ApiKeyPayload,
     description: 'Only for a key that is expiring soon after a rotation.',
@@ -114,6 +120,7 @@ builder.mutationFields((t) => ({
     resolve: (_root, { input }, ctx) => changeGracePeriod(ctx, { id: String(input.id), expireIn: input.expireIn }),
   }),
   revokeApiKey: t.field({
+    ...activity('Revoke API key'),
     ...writeKeys,
     type: ApiKeyPayload,
     description: 'Scoped keys only; immediate and irreversible.',

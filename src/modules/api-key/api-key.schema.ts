@@ -1,4 +1,5 @@
 import { builder } from '../../builder.js';
+import { activity } from '../activity/activity.labels.js';
 import { ActorRef, KeyAuditEventConnectionRef } from '../audit/audit.schema.js';
 import { connectionType, NodeRef, optionalId, pageArgs } from '../common/common.schema.js';
 import { EnvironmentRef } from '../environment/environment.schema.js';
@@ -54,6 +55,7 @@ ApiKeyRef.implement({
     createdAt: t.field({ ...keyDetail, type: 'DateTime', resolve: (k) => k.created_at }),
     lastUsedAt: t.field({ ...keyDetail, type: 'DateTime', nullable: true, resolve: (k) => k.last_used_at }),
     environment: t.field({
+      ...activity('View environment'),
       ...keyDetail,
       type: EnvironmentRef,
       resolve: async (k, _args, ctx) => (await ctx.loaders.environment.load(k.environment_id))!,
@@ -114,6 +116,7 @@ const ApiKeyConnectionRef = connectionType('ApiKey', ApiKeyRef);
 
 builder.queryFields((t) => ({
   apiKeys: t.field({
+    ...activity('List API keys'),
     ...requires(KEY_NEEDS.read),
     type: ApiKeyConnectionRef,
     description:
@@ -133,6 +136,7 @@ builder.queryFields((t) => ({
       }),
   }),
   apiKey: t.field({
+    ...activity('View API key'),
     ...requires(KEY_NEEDS.read),
     type: ApiKeyRef,
     nullable: true,

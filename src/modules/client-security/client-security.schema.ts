@@ -1,4 +1,5 @@
 import { builder } from '../../builder.js';
+import { activity } from '../activity/activity.labels.js';
 import { optionalId } from '../common/common.schema.js';
 import { EnvironmentRef } from '../environment/environment.schema.js';
 import { ENVIRONMENT_NEEDS } from '../environment/environment.service.js';
@@ -20,6 +21,7 @@ const RotateSigningSecretInput = builder.inputType('RotateSigningSecretInput', {
 
 builder.mutationFields((t) => ({
   setClientSideSecurity: t.field({
+    ...activity('Set client-side security'),
     ...requires(ENVIRONMENT_NEEDS.manage),
     type: EnvironmentPayload,
     description: 'When enforced, publishable-key customer reads need an X-Customer-Token. Owners and the full access key.',
@@ -31,6 +33,7 @@ builder.mutationFields((t) => ({
       }),
   }),
   rotateSigningSecret: t.field({
+    ...activity('Rotate signing secret'),
     ...requires(ENVIRONMENT_NEEDS.manage),
     type: EnvironmentPayload,
     description: 'Replaces the signing secret at once: tokens signed with the old one stop verifying.',

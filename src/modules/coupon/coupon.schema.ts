@@ -1,4 +1,5 @@
 import { builder } from '../../builder.js';
+import { activity } from '../activity/activity.labels.js';
 import { connectionType, NodeRef, optionalId, pageArgs } from '../common/common.schema.js';
 import { requires } from '../permission/permission.guard.js';
 import { COUPON_NEEDS, createCoupon, listCouponsOf } from './coupon.service.js';
@@ -21,6 +22,7 @@ const CouponConnectionRef = connectionType('Coupon', CouponRef);
 
 builder.queryField('coupons', (t) =>
   t.field({
+    ...activity('List coupons'),
     ...requires(COUPON_NEEDS.read),
     type: CouponConnectionRef,
     description: 'Coupons of an environment in creation order.',
@@ -48,6 +50,7 @@ const CouponPayload = builder.objectRef<CouponRow>('CouponPayload').implement({
 
 builder.mutationField('createCoupon', (t) =>
   t.field({
+    ...activity('Create coupon'),
     ...requires(COUPON_NEEDS.write),
     type: CouponPayload,
     args: { input: t.arg({ type: CreateCouponInput, required: true }) },

@@ -1,4 +1,5 @@
 import { type BuilderTypes, builder } from '../../builder.js';
+import { activity } from '../activity/activity.labels.js';
 import { connectionType, NodeRef, optionalId, pageArgs } from '../common/common.schema.js';
 import { requires } from '../permission/permission.guard.js';
 import { SubscriptionRef } from '../subscription/subscription.schema.js';
@@ -38,6 +39,7 @@ const CustomerConnectionRef = connectionType('Customer', CustomerRef);
 
 builder.queryFields((t) => ({
   customers: t.field({
+    ...activity('List customers'),
     ...readPersonal,
     type: CustomerConnectionRef,
     description: 'Customers of an environment in creation order. Not available to the publishable key.',
@@ -50,6 +52,7 @@ builder.queryFields((t) => ({
       }),
   }),
   customer: t.field({
+    ...activity('View customer'),
     ...readCustomer,
     type: CustomerRef,
     nullable: true,
@@ -93,6 +96,7 @@ const toCustomerInput = (input: CustomerInputShape) => ({
 
 builder.mutationFields((t) => ({
   createCustomer: t.field({
+    ...activity('Create customer'),
     ...requires(CUSTOMER_NEEDS.write),
     type: CustomerPayload,
     description: 'customerId is unique per environment (CONFLICT otherwise).',
@@ -100,6 +104,7 @@ builder.mutationFields((t) => ({
     resolve: (_root, { input }, ctx) => createCustomer(ctx, toCustomerInput(input)),
   }),
   updateCustomer: t.field({
+    ...activity('Update customer'),
     ...requires(CUSTOMER_NEEDS.write),
     type: CustomerPayload,
     description: 'Fields left out stay as they are; null clears them.',

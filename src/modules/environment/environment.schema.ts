@@ -1,5 +1,6 @@
 import { builder } from '../../builder.js';
 import { AccountRef } from '../account/account.schema.js';
+import { activity } from '../activity/activity.labels.js';
 import { IssuedApiKeyRef } from '../api-key/api-key.schema.js';
 import { NodeRef } from '../common/common.schema.js';
 import { requires } from '../permission/permission.guard.js';
@@ -42,11 +43,13 @@ EnvironmentRef.implement({
 
 builder.queryFields((t) => ({
   environments: t.field({
+    ...activity('List environments'),
     ...requires(ENVIRONMENT_NEEDS.read),
     type: [EnvironmentRef],
     resolve: (_root, _args, ctx) => listEnvironments(ctx),
   }),
   environment: t.field({
+    ...activity('View environment'),
     ...requires(ENVIRONMENT_NEEDS.read),
     type: EnvironmentRef,
     nullable: true,
@@ -72,6 +75,7 @@ const CreateEnvironmentPayload = builder.objectRef<ProvisionedEnvironment>('Crea
 
 builder.mutationField('createEnvironment', (t) =>
   t.field({
+    ...activity('Create environment'),
     ...requires(ENVIRONMENT_NEEDS.create),
     type: CreateEnvironmentPayload,
     description: 'Account owners only: creates an environment with its full access and publishable keys.',

@@ -1,4 +1,5 @@
 import { builder } from '../../builder.js';
+import { activity } from '../activity/activity.labels.js';
 import { ApiKeyRef, keyDetail } from '../api-key/api-key.schema.js';
 import type { IssuedKey } from '../api-key/api-key.service.js';
 import { NodeRef, optionalId } from '../common/common.schema.js';
@@ -21,11 +22,13 @@ IntegrationRef.implement({
     id: t.exposeID('id'),
     type: t.field({ type: IntegrationTypeEnum, resolve: (i) => i.type }),
     environment: t.field({
+      ...activity('View environment'),
       type: EnvironmentRef,
       resolve: async (i, _args, ctx) => (await ctx.loaders.environment.load(i.environment_id))!,
     }),
     connectedAt: t.field({ type: 'DateTime', resolve: (i) => i.connected_at }),
     apiKey: t.field({
+      ...activity('View API key'),
       type: ApiKeyRef,
       nullable: true,
       description: 'The integration key; null once the integration is disconnected.',
@@ -69,6 +72,7 @@ const manageEnvironment = requires(ENVIRONMENT_NEEDS.manage);
 
 builder.queryField('integrations', (t) =>
   t.field({
+    ...activity('List integrations'),
     ...manageEnvironment,
     type: [IntegrationRef],
     description: 'Connected integrations of an environment. Owners and the full access key.',
@@ -79,6 +83,7 @@ builder.queryField('integrations', (t) =>
 
 builder.mutationFields((t) => ({
   connectIntegration: t.field({
+    ...activity('Connect integration'),
     ...manageEnvironment,
     type: ConnectIntegrationPayload,
     description: 'Provisions an INTEGRATION key with the fixed scope of the integration type; CONFLICT if already connected.',
@@ -90,6 +95,7 @@ builder.mutationFields((t) => ({
       }),
   }),
   disconnectIntegration: t.field({
+    ...activity('Disconnect integration'),
     ...manageEnvironment,
     type: DisconnectIntegrationPayload,
     description: 'The integration key stops authenticating at once and leaves key lists; its audit trail stays.',

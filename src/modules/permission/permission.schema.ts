@@ -1,4 +1,5 @@
 import { builder } from '../../builder.js';
+import { activity } from '../activity/activity.labels.js';
 import { BUILT_IN_CATALOGUE, type PermissionDefinition } from './permission.catalogue.js';
 import { authenticated } from './permission.guard.js';
 
@@ -16,6 +17,7 @@ const PermissionRef = builder.objectRef<PermissionDefinition>('Permission').impl
 
 builder.queryField('permissions', (t) =>
   t.field({
+    ...activity('List permissions'),
     ...authenticated,
     type: [PermissionRef],
     description: 'The permission catalogue: every permission a scoped key can be given.',

@@ -1,4 +1,5 @@
 import { builder } from '../../builder.js';
+import { activity } from '../activity/activity.labels.js';
 import { NodeRef, optionalId } from '../common/common.schema.js';
 import { CustomerRef } from '../customer/customer.schema.js';
 import { CUSTOMER_NEEDS } from '../customer/customer.service.js';
@@ -20,6 +21,7 @@ SubscriptionRef.implement({
     createdAt: t.field({ type: 'DateTime', resolve: (s) => s.created_at }),
     canceledAt: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.canceled_at }),
     customer: t.field({
+      ...activity('View customer'),
       ...requires(CUSTOMER_NEEDS.readPersonal),
       type: CustomerRef,
       nullable: true,
@@ -47,6 +49,7 @@ const SubscriptionPayload = builder.objectRef<SubscriptionRow>('SubscriptionPayl
 
 builder.mutationFields((t) => ({
   createSubscription: t.field({
+    ...activity('Create subscription'),
     ...requires(SUBSCRIPTION_NEEDS.write),
     type: SubscriptionPayload,
     args: { input: t.arg({ type: CreateSubscriptionInput, required: true }) },
@@ -58,6 +61,7 @@ builder.mutationFields((t) => ({
       }),
   }),
   cancelSubscription: t.field({
+    ...activity('Cancel subscription'),
     ...requires(SUBSCRIPTION_NEEDS.write),
     type: SubscriptionPayload,
     description: 'CONFLICT when the subscription is already canceled.',
