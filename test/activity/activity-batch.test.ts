@@ -96,4 +96,15 @@ describe('ActivityRecorder', () => {
       await lift();
     }
   });
+
+  it('close() waits for a batch already being written, so nothing in flight is lost at shutdown', async () => {
+    const recorder = new ActivityRecorder(handle.db, { logger: pino({ level: 'silent' }) });
+    const rows = Array.from({ length: 50 }, event);
+    recorder.record(rows.map((row) => ({ row, locateBy: null, reachableAccounts: [] })));
+    void recorder.flush();
+    // The batch has left the queue and is on its way to the database.
+    while (recorder.depth > 0) await new Promise((resolve) => setImmediate(resolve));
+    await recorder.close();
+    expect(await stored(rows.map((r) => r.id))).toHaveLength(50);
+  });
 });

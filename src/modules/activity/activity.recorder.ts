@@ -131,6 +131,8 @@ export class ActivityRecorder {
 
   /** Graceful shutdown: keep writing until nothing waits (bounded attempts). */
   async close(): Promise<void> {
+    // A batch already on its way must land before the database is closed behind it.
+    await this.writing;
     for (let attempt = 0; attempt < 5 && (this.queue.length > 0 || this.timer); attempt++) await this.flush();
     if (this.queue.length)
       this.options.logger.error({ lost: this.queue.length }, 'activity events could not be written at shutdown');
