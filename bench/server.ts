@@ -89,7 +89,7 @@ if (mode === 'ceiling') {
   // As `keygate serve` does.
   tuneHeap(parseHeapGrowthPercent(process.env));
   const { bootstrapAccount } = await import('../src/modules/account/account.service.js');
-  const { issueKey } = await import('../src/modules/api-key/api-key.service.js');
+  const { issueKey } = await import('../src/modules/api-key/api-key.change.js');
   const dir = mkdtempSync(path.join(tmpdir(), 'keygate-bench-'));
   const keygate = await createKeygate({
     config: {

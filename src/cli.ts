@@ -6,7 +6,7 @@ import { createKeygate, type Keygate } from './app.js';
 import { createCustomerToken } from './client/customer-token.js';
 import { type Config, loadConfig } from './config.js';
 import { migrateToLatest } from './database/migrator.js';
-import { findUserByEmail } from './modules/account/account.repository.js';
+import { findUserByEmail, hasAnyAccount } from './modules/account/account.repository.js';
 import {
   addUserToAccount,
   type BootstrapResult,
@@ -95,8 +95,7 @@ async function serve(config: Config, demo: boolean): Promise<void> {
   const keygate = await createKeygate({ config });
   for (const notice of config.notices) keygate.deps.logger.warn(notice);
   if (demo) {
-    const accounts = await keygate.deps.db.selectFrom('accounts').select('id').limit(1).execute();
-    if (accounts.length === 0) {
+    if (!(await hasAnyAccount(keygate.deps.db))) {
       const result = await bootstrapAccount(keygate.deps, { name: 'Demo', plan: 'SCALE', ownerEmail: 'demo@keygate.dev' });
       const token = await keygate.deps.sessions.mint(result.owner.id, DEFAULT_TOKEN_TTL);
       console.log('Bootstrapped a demo account on the empty database:\n');

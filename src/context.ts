@@ -4,8 +4,8 @@ import type { Database } from './database/database.js';
 import type { Deps } from './deps.js';
 import { findAccountsByIds, findUsersByIds } from './modules/account/account.repository.js';
 import type { AccountRow, UserRow } from './modules/account/account.table.js';
+import type { ApiKey } from './modules/api-key/api-key.model.js';
 import { findKeysByIds } from './modules/api-key/api-key.repository.js';
-import type { ApiKeyRow } from './modules/api-key/api-key.table.js';
 import type { Principal } from './modules/auth/principal.js';
 import type { SentCustomerToken } from './modules/client-security/client-security.service.js';
 import { findCustomersByIds } from './modules/customer/customer.repository.js';
@@ -70,7 +70,7 @@ export class Loaders {
     return this.#once('environment', () => byId<EnvironmentRow>((ids) => findEnvironmentsByIds(this.db, ids)));
   }
   get apiKey() {
-    return this.#once('apiKey', () => byId<ApiKeyRow>((ids) => findKeysByIds(this.db, ids)));
+    return this.#once('apiKey', () => byId<ApiKey>((ids) => findKeysByIds(this.db, ids)));
   }
   get integration() {
     return this.#once('integration', () => byId<IntegrationRow>((ids) => findIntegrationsByIds(this.db, ids)));

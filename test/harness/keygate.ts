@@ -8,7 +8,7 @@ import { afterAll } from 'vitest';
 import { createKeygate, type Keygate, type KeygateOptions } from '../../src/app.js';
 import { addUserToAccount, type BootstrapResult, bootstrapAccount } from '../../src/modules/account/account.service.js';
 import type { Plan, Role } from '../../src/modules/account/account.table.js';
-import { type IssuedKey, issueKey } from '../../src/modules/api-key/api-key.service.js';
+import { type IssuedKey, issueKey } from '../../src/modules/api-key/api-key.change.js';
 import { normaliseScopes } from '../../src/modules/permission/permission.model.js';
 import { ManualClock } from '../../src/shared/clock.js';
 import { freshDatabaseUrl } from './database.js';

@@ -13,6 +13,11 @@ export async function findAccountsByIds(db: Db, ids: readonly string[]): Promise
   return db.selectFrom('accounts').selectAll().where('id', 'in', ids).execute();
 }
 
+/** Whether the database holds any account (`serve --demo` bootstraps only an empty one). */
+export async function hasAnyAccount(db: Db): Promise<boolean> {
+  return (await db.selectFrom('accounts').select('id').limit(1).executeTakeFirst()) !== undefined;
+}
+
 export async function findAccountById(db: Db, id: string): Promise<AccountRow | undefined> {
   return db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
 }

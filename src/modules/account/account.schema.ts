@@ -1,7 +1,6 @@
 import { builder } from '../../builder.js';
 import { activity } from '../activity/activity.labels.js';
 import { integrationTypeOfKey } from '../api-key/api-key.integration.js';
-import { storedScopes } from '../api-key/api-key.repository.js';
 import { ApiKeyRef } from '../api-key/api-key.schema.js';
 import type { Principal } from '../auth/principal.js';
 import { NodeRef } from '../common/common.schema.js';
@@ -70,7 +69,7 @@ ViewerRef.implement({
       ...activity('View environment'),
       type: EnvironmentRef,
       nullable: true,
-      resolve: (p, _args, ctx) => (p.kind === 'API_KEY' ? ctx.loaders.environment.load(p.key.environment_id) : null),
+      resolve: (p, _args, ctx) => (p.kind === 'API_KEY' ? ctx.loaders.environment.load(p.key.environmentId) : null),
     }),
     permissions: t.stringList({
       description: 'Effective permissions of an API key caller; empty for users.',
@@ -79,7 +78,7 @@ ViewerRef.implement({
           ? // Its scope as far as it holds it now (a rotated key no longer manages keys).
             keyScopes({
               type: p.key.type,
-              scopes: storedScopes(p.key),
+              scopes: p.key.scopes,
               integrationType: await integrationTypeOfKey(ctx.loaders.integration, p.key),
             }).filter((permission) => p.grants.has(permission))
           : [],

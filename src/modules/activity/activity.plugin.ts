@@ -157,8 +157,8 @@ export function useActivityLog(recorder: ActivityRecorder, clock: Clock, metrics
       return {
         row: {
           id: newId('act'),
-          account_id: key?.account_id ?? null,
-          environment_id: key?.environment_id ?? null,
+          account_id: key?.accountId ?? null,
+          environment_id: key?.environmentId ?? null,
           action: activityLabel(field, shape.rootType?.getFields()[field]),
           field,
           operation_type: shape.operation,

@@ -2,7 +2,7 @@ import type { RequestContext } from '../../context.js';
 import { type Page, type PageArgs, pageRequest, toPage } from '../../shared/pagination.js';
 import { isKeygateId } from '../../shared/validation.js';
 import type { ActorType } from '../audit/actor.js';
-import { resolveEnvironment } from '../environment/environment.service.js';
+import { resolveEnvironment } from '../auth/tenancy.js';
 import { assertGranted } from '../permission/permission.assert.js';
 import { P } from '../permission/permission.catalogue.js';
 import { needs } from '../permission/permission.model.js';

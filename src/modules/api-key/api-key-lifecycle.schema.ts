@@ -12,9 +12,9 @@ import {
   updateApiKey,
   updateApiKeyScopes,
 } from './api-key.lifecycle.js';
+import type { ApiKey } from './api-key.model.js';
 import { ApiKeyRef, GracePeriodEnum, IssuedApiKeyRef } from './api-key.schema.js';
 import { KEY_NEEDS } from './api-key.service.js';
-import type { ApiKeyRow } from './api-key.table.js';
 
 const writeKeys = requires(KEY_NEEDS.write);
 
@@ -28,7 +28,7 @@ builder.objectField(ApiKeyRef, 'secret', (t) =>
   }),
 );
 
-const ApiKeyPayload = builder.objectRef<ApiKeyRow>('ApiKeyPayload').implement({
+const ApiKeyPayload = builder.objectRef<ApiKey>('ApiKeyPayload').implement({
   fields: (t) => ({ apiKey: t.field({ type: ApiKeyRef, resolve: (key) => key }) }),
 });
 

@@ -4,8 +4,7 @@ import type { Database } from '../../database/database.js';
 import { ErrorCode, immutableKey, KeygateError } from '../../shared/errors.js';
 import { canActOnScope, type Grants, isOwnerOnlyKeyType, keyGrants } from '../permission/permission.model.js';
 import { integrationTypeOfKey } from './api-key.integration.js';
-import { storedScopes } from './api-key.repository.js';
-import type { ApiKeyRow } from './api-key.table.js';
+import type { ApiKey } from './api-key.model.js';
 
 /** What a caller wants to do to an existing key. */
 export type KeyAction = 'update' | 'rescope' | 'rotate' | 'changeGrace' | 'revoke' | 'reveal';
@@ -20,7 +19,7 @@ const VERB: Record<KeyAction, string> = {
 };
 
 /** Only scoped keys can be re-scoped or revoked; default keys are replaced by rotation. */
-export function assertMutableFor(action: KeyAction, key: Pick<ApiKeyRow, 'type'>): void {
+export function assertMutableFor(action: KeyAction, key: Pick<ApiKey, 'type'>): void {
   if (key.type === 'SCOPED') return;
   if (action === 'rescope') throw immutableKey(`The scope of a ${key.type} key is fixed; only scoped keys can be re-scoped.`);
   if (action === 'revoke') throw immutableKey(`${key.type} keys cannot be revoked; rotate them instead.`);
@@ -38,14 +37,14 @@ export async function authorizeKeyAction(
   ctx: RequestContext,
   grants: Grants,
   action: KeyAction,
-  target: ApiKeyRow,
+  target: ApiKey,
   /** The transaction holding the key's lock: on SQLite it holds the only connection, so reads go through it. */
   trx: Transaction<Database>,
 ): Promise<void> {
   if (ctx.principal.kind !== 'API_KEY') return;
   const targetGrants = keyGrants({
     type: target.type,
-    scopes: storedScopes(target),
+    scopes: target.scopes,
     integrationType: await integrationTypeOfKey(trx, target),
   });
   if (isOwnerOnlyKeyType(target.type)) {

@@ -3,27 +3,91 @@ import type { Dialect } from '../../database/connect.js';
 import type { Database } from '../../database/database.js';
 import { countRows, fetchPage } from '../../database/keyset.js';
 import type { PageRequest } from '../../shared/pagination.js';
+import type { ApiKey } from './api-key.model.js';
 import { type ApiKeyCategory, type ApiKeyStatus, EXPIRING_SOON_WINDOW_MS, TYPES_BY_CATEGORY } from './api-key.status.js';
-import type { ApiKeyRow, NewApiKey } from './api-key.table.js';
+import type { ApiKeyRow } from './api-key.table.js';
 
 type Db = Kysely<Database>;
 
-/** Stored scope as an array, whichever dialect returned it. */
-export function storedScopes(row: Pick<ApiKeyRow, 'scopes'>): string[] | null {
-  return row.scopes == null ? null : (JSON.parse(row.scopes) as string[]);
+/** The one mapping from a stored row to the domain object: the scope's JSON text is parsed here and nowhere else. */
+function toApiKey(row: ApiKeyRow): ApiKey {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    environmentId: row.environment_id,
+    type: row.type,
+    name: row.name,
+    description: row.description,
+    digest: row.digest,
+    last4: row.last4,
+    secretEncrypted: row.secret_encrypted,
+    scopes: row.scopes == null ? null : (JSON.parse(row.scopes) as string[]),
+    integrationId: row.integration_id,
+    createdAt: row.created_at,
+    createdBy: { type: row.created_by_type, id: row.created_by_id, displayName: row.created_by_name },
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
+    rotatedFromId: row.rotated_from_id,
+    rotatedToId: row.rotated_to_id,
+    lastUsedAt: row.last_used_at,
+    deletedAt: row.deleted_at,
+  };
 }
 
-export async function findKeyByDigest(db: Db, digest: string): Promise<ApiKeyRow | undefined> {
-  return db.selectFrom('api_keys').selectAll().where('digest', '=', digest).executeTakeFirst();
+export async function findKeyByDigest(db: Db, digest: string): Promise<ApiKey | undefined> {
+  const row = await db.selectFrom('api_keys').selectAll().where('digest', '=', digest).executeTakeFirst();
+  return row && toApiKey(row);
 }
 
-export async function findKeysByIds(db: Db, ids: readonly string[]): Promise<ApiKeyRow[]> {
+export async function findKeysByIds(db: Db, ids: readonly string[]): Promise<ApiKey[]> {
   if (ids.length === 0) return [];
-  return db.selectFrom('api_keys').selectAll().where('id', 'in', ids).execute();
+  return (await db.selectFrom('api_keys').selectAll().where('id', 'in', ids).execute()).map(toApiKey);
 }
 
-export async function insertKey(trx: Transaction<Database>, key: NewApiKey): Promise<void> {
-  await trx.insertInto('api_keys').values(key).execute();
+/** What a new key is made of; the rest of its state (expiry, revocation, rotation, use) starts empty. */
+export type NewKey = Pick<
+  ApiKey,
+  | 'id'
+  | 'accountId'
+  | 'environmentId'
+  | 'type'
+  | 'name'
+  | 'description'
+  | 'digest'
+  | 'last4'
+  | 'secretEncrypted'
+  | 'scopes'
+  | 'integrationId'
+  | 'createdAt'
+  | 'createdBy'
+  | 'rotatedFromId'
+>;
+
+/** Inserts a key and returns it as stored. */
+export async function insertKey(trx: Transaction<Database>, key: NewKey): Promise<ApiKey> {
+  const row = await trx
+    .insertInto('api_keys')
+    .values({
+      id: key.id,
+      account_id: key.accountId,
+      environment_id: key.environmentId,
+      type: key.type,
+      name: key.name,
+      description: key.description,
+      digest: key.digest,
+      last4: key.last4,
+      secret_encrypted: key.secretEncrypted,
+      scopes: key.scopes ? JSON.stringify(key.scopes) : null,
+      integration_id: key.integrationId,
+      created_at: key.createdAt,
+      created_by_type: key.createdBy.type,
+      created_by_id: key.createdBy.id,
+      created_by_name: key.createdBy.displayName,
+      rotated_from_id: key.rotatedFromId,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toApiKey(row);
 }
 
 export interface KeyListFilter {
@@ -66,8 +130,8 @@ function filtered(db: Db, filter: KeyListFilter) {
 }
 
 /** Keys of one environment in creation order. */
-export function listKeys(db: Db, filter: KeyListFilter, page: PageRequest): Promise<ApiKeyRow[]> {
-  return fetchPage(filtered(db, filter).selectAll(), page, 'asc');
+export async function listKeys(db: Db, filter: KeyListFilter, page: PageRequest): Promise<ApiKey[]> {
+  return (await fetchPage(filtered(db, filter).selectAll(), page, 'asc')).map(toApiKey);
 }
 
 export function countKeys(db: Db, filter: KeyListFilter): Promise<number> {
@@ -80,20 +144,52 @@ export function countKeys(db: Db, filter: KeyListFilter): Promise<number> {
  * Every lifecycle call checks state on this fresh row, so concurrent calls on
  * one key serialise in the database: the first wins, the rest see its result.
  */
-export async function lockKey(trx: Transaction<Database>, id: string, dialect: Dialect): Promise<ApiKeyRow | undefined> {
+export async function lockKey(trx: Transaction<Database>, id: string, dialect: Dialect): Promise<ApiKey | undefined> {
   const query = trx.selectFrom('api_keys').selectAll().where('id', '=', id);
-  return (dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirst();
+  const row = await (dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirst();
+  return row && toApiKey(row);
 }
 
+/** The state a lifecycle change may set. */
 export type KeyPatch = Partial<
-  Pick<ApiKeyRow, 'name' | 'description' | 'expires_at' | 'revoked_at' | 'rotated_to_id' | 'deleted_at'> & { scopes: string[] }
+  Pick<ApiKey, 'name' | 'description' | 'scopes' | 'expiresAt' | 'revokedAt' | 'rotatedToId' | 'deletedAt'>
 >;
 
-export async function updateKey(trx: Transaction<Database>, id: string, patch: KeyPatch): Promise<void> {
-  const { scopes, ...rest } = patch;
-  await trx
+/** Applies a patch and returns the key as stored after it. */
+export async function updateKey(trx: Transaction<Database>, id: string, patch: KeyPatch): Promise<ApiKey> {
+  const row = await trx
     .updateTable('api_keys')
-    .set({ ...rest, ...(scopes ? { scopes: JSON.stringify(scopes) } : {}) })
+    .set({
+      name: patch.name,
+      description: patch.description,
+      scopes: patch.scopes === undefined ? undefined : patch.scopes && JSON.stringify(patch.scopes),
+      expires_at: patch.expiresAt,
+      revoked_at: patch.revokedAt,
+      rotated_to_id: patch.rotatedToId,
+      deleted_at: patch.deletedAt,
+    })
     .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toApiKey(row);
+}
+
+/** Ids of an integration's live keys: the current one and any rotated-out key still in its grace period. */
+export async function findLiveKeyIdsOfIntegration(db: Db, integrationId: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('api_keys')
+    .select('id')
+    .where('integration_id', '=', integrationId)
+    .where('deleted_at', 'is', null)
     .execute();
+  return rows.map((r) => r.id);
+}
+
+/** Writes `lastUsedAt` for a batch of keys, in one transaction. */
+export async function writeLastUsed(db: Db, uses: readonly (readonly [keyId: string, at: string])[]): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    for (const [id, at] of uses) {
+      await trx.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute();
+    }
+  });
 }

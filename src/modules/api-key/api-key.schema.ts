@@ -5,12 +5,13 @@ import { connectionType, NodeRef, optionalId, pageArgs } from '../common/common.
 import { EnvironmentRef } from '../environment/environment.schema.js';
 import { requires, requiresUnless } from '../permission/permission.guard.js';
 import { keyScopes } from '../permission/permission.model.js';
+import type { IssuedKey } from './api-key.change.js';
 import { integrationTypeOfKey } from './api-key.integration.js';
-import { storedScopes } from './api-key.repository.js';
+import type { ApiKey } from './api-key.model.js';
 import { maskKey } from './api-key.secret.js';
-import { getApiKey, type IssuedKey, KEY_NEEDS, KEY_PREFIX, listApiKeys, listKeyAuditLog } from './api-key.service.js';
+import { getApiKey, KEY_NEEDS, KEY_PREFIX, listApiKeys, listKeyAuditLog } from './api-key.service.js';
 import { GRACE_PERIODS, keyCategory, keyStatus } from './api-key.status.js';
-import { API_KEY_TYPES, type ApiKeyRow } from './api-key.table.js';
+import { API_KEY_TYPES } from './api-key.table.js';
 
 export const ApiKeyTypeEnum = builder.enumType('ApiKeyType', { values: API_KEY_TYPES });
 export const ApiKeyCategoryEnum = builder.enumType('ApiKeyCategory', {
@@ -24,14 +25,14 @@ export const GracePeriodEnum = builder.enumType('GracePeriod', {
   values: Object.keys(GRACE_PERIODS) as (keyof typeof GRACE_PERIODS)[],
 });
 
-export const ApiKeyRef = builder.objectRef<ApiKeyRow>('ApiKey');
+export const ApiKeyRef = builder.objectRef<ApiKey>('ApiKey');
 
 /**
  * An ApiKey reached through any path (activity, links between keys) shows
  * id, name, type and category; the rest needs api_keys:read, except on the
  * caller's own key (SPEC §4).
  */
-export const keyDetail = requiresUnless<ApiKeyRow>(
+export const keyDetail = requiresUnless<ApiKey>(
   (key, ctx) => ctx.principal.kind === 'API_KEY' && ctx.principal.key.id === key.id,
   KEY_NEEDS.read,
 );
@@ -50,22 +51,22 @@ ApiKeyRef.implement({
       resolve: (k) => maskKey(KEY_PREFIX[k.type], k.last4),
     }),
     status: t.field({ ...keyDetail, type: ApiKeyStatusEnum, resolve: (k, _args, ctx) => keyStatus(k, ctx.clock.now()) }),
-    expiresAt: t.field({ ...keyDetail, type: 'DateTime', nullable: true, resolve: (k) => k.expires_at }),
-    revokedAt: t.field({ ...keyDetail, type: 'DateTime', nullable: true, resolve: (k) => k.revoked_at }),
-    createdAt: t.field({ ...keyDetail, type: 'DateTime', resolve: (k) => k.created_at }),
-    lastUsedAt: t.field({ ...keyDetail, type: 'DateTime', nullable: true, resolve: (k) => k.last_used_at }),
+    expiresAt: t.field({ ...keyDetail, type: 'DateTime', nullable: true, resolve: (k) => k.expiresAt }),
+    revokedAt: t.field({ ...keyDetail, type: 'DateTime', nullable: true, resolve: (k) => k.revokedAt }),
+    createdAt: t.field({ ...keyDetail, type: 'DateTime', resolve: (k) => k.createdAt }),
+    lastUsedAt: t.field({ ...keyDetail, type: 'DateTime', nullable: true, resolve: (k) => k.lastUsedAt }),
     environment: t.field({
       ...activity('View environment'),
       ...keyDetail,
       type: EnvironmentRef,
-      resolve: async (k, _args, ctx) => (await ctx.loaders.environment.load(k.environment_id))!,
+      resolve: async (k, _args, ctx) => (await ctx.loaders.environment.load(k.environmentId))!,
     }),
     scopes: t.stringList({
       ...keyDetail,
       resolve: async (k, _args, ctx) =>
         keyScopes({
           type: k.type,
-          scopes: storedScopes(k),
+          scopes: k.scopes,
           integrationType: await integrationTypeOfKey(ctx.loaders.integration, k),
         }),
     }),
@@ -75,18 +76,18 @@ ApiKeyRef.implement({
       ...keyDetail,
       type: ApiKeyRef,
       nullable: true,
-      resolve: (k, _args, ctx) => (k.rotated_from_id ? ctx.loaders.apiKey.load(k.rotated_from_id) : null),
+      resolve: (k, _args, ctx) => (k.rotatedFromId ? ctx.loaders.apiKey.load(k.rotatedFromId) : null),
     }),
     rotatedTo: t.field({
       ...keyDetail,
       type: ApiKeyRef,
       nullable: true,
-      resolve: (k, _args, ctx) => (k.rotated_to_id ? ctx.loaders.apiKey.load(k.rotated_to_id) : null),
+      resolve: (k, _args, ctx) => (k.rotatedToId ? ctx.loaders.apiKey.load(k.rotatedToId) : null),
     }),
     createdBy: t.field({
       ...keyDetail,
       type: ActorRef,
-      resolve: (k) => ({ type: k.created_by_type, id: k.created_by_id, displayName: k.created_by_name }),
+      resolve: (k) => k.createdBy,
     }),
     auditLog: t.field({
       ...requires(KEY_NEEDS.read),

@@ -1,4 +1,4 @@
-import type { Insertable, Selectable } from 'kysely';
+import type { Selectable } from 'kysely';
 import type { ActorType } from '../audit/actor.js';
 
 export const API_KEY_TYPES = ['FULL_ACCESS', 'PUBLISHABLE', 'SCOPED', 'INTEGRATION'] as const;
@@ -14,7 +14,7 @@ export interface ApiKeyTable {
   digest: string;
   last4: string;
   secret_encrypted: string;
-  /** JSON array as text; only scoped keys store one (see permission.model.ts). */
+  /** JSON array as text, parsed by the repository only; only scoped keys store one (see permission.model.ts). */
   scopes: string | null;
   integration_id: string | null;
   created_at: string;
@@ -30,4 +30,3 @@ export interface ApiKeyTable {
 }
 
 export type ApiKeyRow = Selectable<ApiKeyTable>;
-export type NewApiKey = Insertable<ApiKeyTable>;

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../database/database.js';
 import type { Clock } from '../../shared/clock.js';
 import { MINUTE } from '../../shared/clock.js';
+import { writeLastUsed } from './api-key.repository.js';
 
 /**
  * Records `lastUsedAt` off the request path: requests only note the use in
@@ -40,11 +41,7 @@ export class KeyUsageRecorder {
     this.flushing = this.flushing.then(async () => {
       if (batch.length === 0) return;
       try {
-        await this.db.transaction().execute(async (trx) => {
-          for (const [id, at] of batch) {
-            await trx.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute();
-          }
-        });
+        await writeLastUsed(this.db, batch);
       } catch (error) {
         this.options.onError?.(error);
       }

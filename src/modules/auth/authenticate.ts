@@ -2,10 +2,10 @@ import type { Deps } from '../../deps.js';
 import type { HeaderLines } from '../../plugins/header-lines.js';
 import { findMembershipsOfUser, findUserByEmail, findUsersByIds } from '../account/account.repository.js';
 import { integrationTypeOfKey } from '../api-key/api-key.integration.js';
-import { findKeyByDigest, storedScopes } from '../api-key/api-key.repository.js';
+import type { ApiKey } from '../api-key/api-key.model.js';
+import { findKeyByDigest } from '../api-key/api-key.repository.js';
 import { digestKey, digestsEqual, isWellFormedKey } from '../api-key/api-key.secret.js';
 import { canAuthenticate } from '../api-key/api-key.status.js';
-import type { ApiKeyRow } from '../api-key/api-key.table.js';
 import { type IntegrationType, keyGrants } from '../permission/permission.model.js';
 import { type Principal, unionOfRoleGrants } from './principal.js';
 
@@ -41,11 +41,11 @@ export function readCredential(lines: HeaderLines): Credential | null | 'invalid
   return { kind: 'session', value };
 }
 
-export function principalForKey(key: ApiKeyRow, integrationType: IntegrationType | null): Principal {
+export function principalForKey(key: ApiKey, integrationType: IntegrationType | null): Principal {
   return {
     kind: 'API_KEY',
     key,
-    grants: keyGrants({ type: key.type, scopes: storedScopes(key), integrationType, rotated: key.rotated_to_id !== null }),
+    grants: keyGrants({ type: key.type, scopes: key.scopes, integrationType, rotated: key.rotatedToId !== null }),
     actor: { type: 'API_KEY', id: key.id, displayName: key.name },
   };
 }
@@ -58,7 +58,7 @@ export async function authenticateKey(deps: Deps, secret: string): Promise<Princ
   if (!principal) {
     const startedAt = deps.keyCache.begin();
     const key = await findKeyByDigest(deps.db, digest);
-    if (!key || !digestsEqual(key.digest, digest) || key.deleted_at) return null;
+    if (!key || !digestsEqual(key.digest, digest) || key.deletedAt) return null;
     principal = principalForKey(key, await integrationTypeOfKey(deps.db, key));
     deps.keyCache.set(digest, principal, startedAt);
   }

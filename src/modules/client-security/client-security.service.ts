@@ -3,8 +3,9 @@ import { MAX_CUSTOMER_TOKEN_LENGTH, verifyCustomerToken } from '../../client/cus
 import type { RequestContext } from '../../context.js';
 import type { HeaderLines } from '../../plugins/header-lines.js';
 import { KeygateError } from '../../shared/errors.js';
+import { resolveEnvironment } from '../auth/tenancy.js';
 import { updateEnvironmentSecurity } from '../environment/environment.repository.js';
-import { ENVIRONMENT_NEEDS, resolveEnvironment } from '../environment/environment.service.js';
+import { ENVIRONMENT_NEEDS } from '../environment/environment.service.js';
 import type { EnvironmentRow } from '../environment/environment.table.js';
 import { assertGranted } from '../permission/permission.assert.js';
 import { P } from '../permission/permission.catalogue.js';

@@ -4,7 +4,7 @@ import { badInput, conflict } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import { type Page, type PageArgs, pageRequest, toPage } from '../../shared/pagination.js';
 import { requireIdentifier } from '../../shared/validation.js';
-import { resolveEnvironment } from '../environment/environment.service.js';
+import { resolveEnvironment } from '../auth/tenancy.js';
 import { assertGranted } from '../permission/permission.assert.js';
 import { P } from '../permission/permission.catalogue.js';
 import { needs } from '../permission/permission.model.js';

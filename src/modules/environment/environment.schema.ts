@@ -2,6 +2,7 @@ import { builder } from '../../builder.js';
 import { AccountRef } from '../account/account.schema.js';
 import { activity } from '../activity/activity.labels.js';
 import { IssuedApiKeyRef } from '../api-key/api-key.schema.js';
+import { reachEnvironment } from '../auth/tenancy.js';
 import { NodeRef } from '../common/common.schema.js';
 import { requires } from '../permission/permission.guard.js';
 import {
@@ -9,7 +10,6 @@ import {
   ENVIRONMENT_NEEDS,
   listEnvironments,
   type ProvisionedEnvironment,
-  reachEnvironment,
   revealSigningSecret,
 } from './environment.service.js';
 import type { EnvironmentRow } from './environment.table.js';

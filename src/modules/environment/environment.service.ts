@@ -3,15 +3,16 @@ import type { Transaction } from 'kysely';
 import type { RequestContext } from '../../context.js';
 import type { Database } from '../../database/database.js';
 import type { Deps } from '../../deps.js';
-import { badInput, notFound } from '../../shared/errors.js';
+import { notFound } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import { requireText } from '../../shared/validation.js';
-import { DEFAULT_KEY_NAMES, type IssuedKey, issueKey } from '../api-key/api-key.service.js';
+import { type IssuedKey, issueKey } from '../api-key/api-key.change.js';
+import { DEFAULT_KEY_NAMES } from '../api-key/api-key.service.js';
 import type { Actor } from '../audit/actor.js';
-import { grantsOn } from '../auth/principal.js';
+import { grantsOn, reachEnvironment } from '../auth/tenancy.js';
 import { assertGranted } from '../permission/permission.assert.js';
 import { P } from '../permission/permission.catalogue.js';
-import { type Grants, needs } from '../permission/permission.model.js';
+import { needs } from '../permission/permission.model.js';
 import { findEnvironmentsOfAccounts, findSlugsOfAccount, insertEnvironment } from './environment.repository.js';
 import type { EnvironmentRow } from './environment.table.js';
 
@@ -27,27 +28,12 @@ export const ENVIRONMENT_NEEDS = {
 
 export const ENVIRONMENT_NAME_MAX = 100;
 
-/** An environment the caller can reach, with the caller's grants in it; NOT_FOUND otherwise. */
-export async function reachEnvironment(ctx: RequestContext, id: string): Promise<{ env: EnvironmentRow; grants: Grants }> {
-  const env = await ctx.loaders.environment.load(id);
-  const grants = env ? grantsOn(ctx.principal, { account_id: env.account_id, environment_id: env.id }) : null;
-  if (!env || !grants) throw notFound('Environment');
-  return { env, grants };
-}
-
-/** The environment an operation targets: the argument, or the calling key's own environment. */
-export async function resolveEnvironment(ctx: RequestContext, environmentId: string | null | undefined) {
-  if (environmentId != null) return reachEnvironment(ctx, environmentId);
-  if (ctx.principal.kind === 'API_KEY') return reachEnvironment(ctx, ctx.principal.key.environment_id);
-  throw badInput('environmentId', 'is required when calling with a user session.');
-}
-
 /** Environments the caller can see: its own for a key, every environment of the user's accounts. */
 export async function listEnvironments(ctx: RequestContext, accountId?: string): Promise<EnvironmentRow[]> {
   const { principal } = ctx;
   if (principal.kind === 'API_KEY') {
-    if (accountId && accountId !== principal.key.account_id) return [];
-    return [(await reachEnvironment(ctx, principal.key.environment_id)).env];
+    if (accountId && accountId !== principal.key.accountId) return [];
+    return [(await reachEnvironment(ctx, principal.key.environmentId)).env];
   }
   const accounts = accountId ? [accountId].filter((id) => principal.roles.has(id)) : [...principal.roles.keys()];
   const envs = await findEnvironmentsOfAccounts(ctx.db, accounts);

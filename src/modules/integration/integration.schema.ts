@@ -1,7 +1,7 @@
 import { builder } from '../../builder.js';
 import { activity } from '../activity/activity.labels.js';
+import type { IssuedKey } from '../api-key/api-key.change.js';
 import { ApiKeyRef, keyDetail } from '../api-key/api-key.schema.js';
-import type { IssuedKey } from '../api-key/api-key.service.js';
 import { NodeRef, optionalId } from '../common/common.schema.js';
 import { EnvironmentRef } from '../environment/environment.schema.js';
 import { ENVIRONMENT_NEEDS } from '../environment/environment.service.js';
@@ -43,7 +43,7 @@ builder.objectField(ApiKeyRef, 'integration', (t) =>
     type: IntegrationRef,
     nullable: true,
     description: 'The integration an INTEGRATION key belongs to.',
-    resolve: (k, _args, ctx) => (k.integration_id ? ctx.loaders.integration.load(k.integration_id) : null),
+    resolve: (k, _args, ctx) => (k.integrationId ? ctx.loaders.integration.load(k.integrationId) : null),
   }),
 );
 

@@ -2,14 +2,13 @@ import type { RequestContext } from '../../context.js';
 import { isUniqueViolation } from '../../database/errors.js';
 import { conflict, notFound } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
-import { lockKey, updateKey } from '../api-key/api-key.repository.js';
-import { type IssuedKey, issueKey } from '../api-key/api-key.service.js';
-import { recordKeyEvent } from '../audit/key-audit.repository.js';
-import { grantsOn } from '../auth/principal.js';
-import { ENVIRONMENT_NEEDS, resolveEnvironment } from '../environment/environment.service.js';
+import { changeKeys, type IssuedKey } from '../api-key/api-key.change.js';
+import { findLiveKeyIdsOfIntegration } from '../api-key/api-key.repository.js';
+import { grantsOn, resolveEnvironment } from '../auth/tenancy.js';
+import { ENVIRONMENT_NEEDS } from '../environment/environment.service.js';
 import { assertGranted } from '../permission/permission.assert.js';
 import { type IntegrationType, keyScopes } from '../permission/permission.model.js';
-import { listConnectedIntegrations } from './integration.repository.js';
+import { insertIntegration, listConnectedIntegrations, markDisconnected } from './integration.repository.js';
 import type { IntegrationRow } from './integration.table.js';
 
 const INTEGRATION_NAMES: Record<IntegrationType, string> = {
@@ -35,9 +34,9 @@ export async function connectIntegration(
   assertGranted(grants, ENVIRONMENT_NEEDS.manage);
   const now = ctx.clock.now();
   try {
-    return await ctx.db.transaction().execute(async (trx) => {
+    return await changeKeys(ctx.deps, async (keys) => {
       const integrationId = newId('int');
-      const issued = await issueKey(trx, ctx.deps, {
+      const issued = await keys.issue({
         accountId: env.account_id,
         environmentId: env.id,
         type: 'INTEGRATION',
@@ -61,7 +60,7 @@ export async function connectIntegration(
         connected_at: now.toISOString(),
         disconnected_at: null,
       };
-      await trx.insertInto('integrations').values(integration).execute();
+      await insertIntegration(keys.trx, integration);
       ctx.loaders.integration.prime(integration.id, integration);
       ctx.loaders.apiKey.prime(issued.row.id, issued.row);
       return { integration, issued };
@@ -81,41 +80,26 @@ export async function disconnectIntegration(ctx: RequestContext, input: { id: st
   const grants = integration && !integration.disconnected_at ? grantsOn(ctx.principal, integration) : null;
   if (!integration || !grants) throw notFound('Integration');
   assertGranted(grants, ENVIRONMENT_NEEDS.manage);
-  const now = ctx.clock.now().toISOString();
-  const revokedKeys: string[] = [];
-  await ctx.db.transaction().execute(async (trx) => {
-    const result = await trx
-      .updateTable('integrations')
-      .set({ disconnected_at: now })
-      .where('id', '=', integration.id)
-      .where('disconnected_at', 'is', null)
-      .executeTakeFirst();
-    if (result.numUpdatedRows !== 1n) throw notFound('Integration');
-    // Every live key of the integration: the current one and any rotated-out key still in its grace period.
-    const keys = await trx
-      .selectFrom('api_keys')
-      .select('id')
-      .where('integration_id', '=', integration.id)
-      .where('deleted_at', 'is', null)
-      .execute();
-    for (const { id } of keys) {
-      const key = await lockKey(trx, id, ctx.deps.database.dialect);
+  const now = ctx.clock.now();
+  const at = now.toISOString();
+  await changeKeys(ctx.deps, async (keys) => {
+    if (!(await markDisconnected(keys.trx, integration.id, at))) throw notFound('Integration');
+    for (const id of await findLiveKeyIdsOfIntegration(keys.trx, integration.id)) {
+      const key = await keys.lock(id);
       if (!key) continue;
-      await updateKey(trx, key.id, { revoked_at: key.revoked_at ?? now, deleted_at: now });
-      await ctx.deps.keyCache.announce(trx, key.id);
-      revokedKeys.push(key.id);
-      await recordKeyEvent(trx, {
-        keyId: key.id,
-        environmentId: key.environment_id,
-        event: 'KEY_REVOKED',
-        actor: ctx.principal.actor,
-        details: { reason: 'INTEGRATION_DISCONNECTED', integrationId: integration.id },
-        at: new Date(now),
-      });
+      await keys.apply(
+        key,
+        { revokedAt: key.revokedAt ?? at, deletedAt: at },
+        {
+          event: 'KEY_REVOKED',
+          actor: ctx.principal.actor,
+          details: { reason: 'INTEGRATION_DISCONNECTED', integrationId: integration.id },
+          at: now,
+        },
+      );
       ctx.loaders.apiKey.clear(key.id);
     }
   });
-  for (const keyId of revokedKeys) ctx.deps.keyCache.invalidate(keyId);
   ctx.loaders.integration.clear(integration.id);
   return { id: integration.id };
 }
