@@ -9,6 +9,11 @@ import type { ApiKeyRow } from './api-key.table.js';
 
 type Db = Kysely<Database>;
 
+/** The stored form of a scope: JSON text, or null for the key types that have none. */
+function scopeColumn(scopes: readonly string[] | null): string | null {
+  return scopes ? JSON.stringify(scopes) : null;
+}
+
 /** The one mapping from a stored row to the domain object: the scope's JSON text is parsed here and nowhere else. */
 function toApiKey(row: ApiKeyRow): ApiKey {
   return {
@@ -77,7 +82,7 @@ export async function insertKey(trx: Transaction<Database>, key: NewKey): Promis
       digest: key.digest,
       last4: key.last4,
       secret_encrypted: key.secretEncrypted,
-      scopes: key.scopes ? JSON.stringify(key.scopes) : null,
+      scopes: scopeColumn(key.scopes),
       integration_id: key.integrationId,
       created_at: key.createdAt,
       created_by_type: key.createdBy.type,
@@ -162,7 +167,7 @@ export async function updateKey(trx: Transaction<Database>, id: string, patch: K
     .set({
       name: patch.name,
       description: patch.description,
-      scopes: patch.scopes === undefined ? undefined : patch.scopes && JSON.stringify(patch.scopes),
+      scopes: patch.scopes === undefined ? undefined : scopeColumn(patch.scopes),
       expires_at: patch.expiresAt,
       revoked_at: patch.revokedAt,
       rotated_to_id: patch.rotatedToId,
