@@ -1,33 +1,17 @@
-import net from 'node:net';
 import { defineConfig } from 'vitest/config';
+import { checkService } from './test/harness/services.js';
 
 const POSTGRES_URL = process.env.KEYGATE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-/** Whether the PostgreSQL server for the second run of the suite answers on its port. */
-function postgresReachable(): Promise<boolean> {
-  const { hostname, port } = new URL(POSTGRES_URL);
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: hostname, port: Number(port || 5432), timeout: 1500 });
-    const done = (reachable: boolean) => {
-      socket.destroy();
-      resolve(reachable);
-    };
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-    socket.once('timeout', () => done(false));
-  });
-}
 
 // One folder per run for the end-of-run secret leak scan (test/harness/leak-scan.ts), shared by all workers.
 process.env.KEYGATE_LEAK_SCAN_DIR ??= `test-output/leak-scan/${Date.now()}-${process.pid}`;
 
 export default defineConfig(async () => {
-  const postgres = process.env.KEYGATE_SKIP_POSTGRES !== '1' && (await postgresReachable());
-  if (!postgres) {
-    console.warn(
-      `\n  PostgreSQL not reachable at ${new URL(POSTGRES_URL).host}: the PostgreSQL run of the suite is SKIPPED (only SQLite runs).\n`,
-    );
-  }
+  // Without PostgreSQL a developer's run is SQLite only, saying so; CI's fails here, before any test runs.
+  const postgres = await checkService('PostgreSQL', POSTGRES_URL, 5432, 'the PostgreSQL run of the suite', {
+    wanted: process.env.KEYGATE_SKIP_POSTGRES !== '1',
+  });
+  if (!postgres.skip) postgres.assertUp();
   const dialectProject = (name: 'sqlite' | 'postgres', exclude: string[]) => ({
     extends: true as const,
     test: {
@@ -51,7 +35,7 @@ export default defineConfig(async () => {
       // The whole suite runs once per dialect; dialect-only files are named *.sqlite.test.ts / *.postgres.test.ts.
       projects: [
         dialectProject('sqlite', ['test/**/*.postgres.test.ts']),
-        ...(postgres ? [dialectProject('postgres', ['test/**/*.sqlite.test.ts'])] : []),
+        ...(postgres.up ? [dialectProject('postgres', ['test/**/*.sqlite.test.ts'])] : []),
       ],
     },
   };

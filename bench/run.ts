@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: Keygate side by side with its baselines, in one run on this
  * machine. Same load generator (autocannon), same concurrency, warm-up, then
- * measured rounds alternated across rows. Prints a table and writes
+ * measured rounds alternated across rows, then a bounded hostile burst
+ * against `keygate serve` (bench/hostile.ts). Prints a table and writes
  * bench/results/latest.json and latest.md. Bounded: stops by itself.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -9,6 +10,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { buildNodeBundle } from '../src/build.js';
+import { describeHostile, measureHostileBurst } from './hostile.js';
 
 const CONNECTIONS = 32;
 const WARMUP_S = 1;
@@ -193,6 +195,9 @@ async function main() {
     'Keygate row 3': await profile(keygate, rows[2]!.request()),
   };
   for (const t of [ceiling, yoga, keygate, keygateQuiet]) await stop(t);
+  // Last, alone on the machine: memory of a real `keygate serve` under a bounded hostile burst.
+  console.log('Hostile input against keygate serve (a bounded burst, RSS before and after)…');
+  const hostileInput = await measureHostileBurst();
 
   const report = {
     date: new Date().toISOString(),
@@ -200,6 +205,7 @@ async function main() {
     settings: { connections: CONNECTIONS, warmupSeconds: WARMUP_S, roundSeconds: ROUND_S, rounds: ROUNDS },
     rows: table,
     activityLoggingCost: Number(activityCost.toFixed(3)),
+    hostileInput,
     profiles,
     seconds: Math.round((Date.now() - started) / 1000),
   };
@@ -264,6 +270,8 @@ function markdown(report: any): string {
     ),
     '',
     `Activity logging costs ${(report.activityLoggingCost * 100).toFixed(1)} % of createCustomer throughput (row 5 vs 5b).`,
+    '',
+    describeHostile(report.hostileInput),
     '',
     'Where the CPU time goes while loaded (self time as a share of busy time; idle excluded):',
     '',

@@ -24,7 +24,7 @@ import { CATALOGUE_NAMES } from '../../src/modules/permission/permission.catalog
 import { schema } from '../../src/schema.js';
 import { freshDatabaseUrl } from '../harness/database.js';
 import { capturedLogs, codes, seedTenant, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
-import { describeSecurityMatrix } from '../harness/security-matrix.js';
+import { describeSecurityMatrix, ROLES_THAT } from '../harness/security-matrix.js';
 
 let t: TestKeygate;
 beforeAll(async () => {
@@ -724,6 +724,7 @@ describe('graceful shutdown', () => {
 
 describeSecurityMatrix('activity', () => t, {
   permissions: ['activity:read'],
+  roles: ROLES_THAT.read,
   targets: 'environment',
   call: (c, target) => t.run(ActivityDocument, { environmentId: target.dev.id }, c),
 });

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyDetailDocument, ApiKeysDocument } from '../../src/client/generated/graphql.js';
 import { HOUR } from '../../src/shared/clock.js';
 import { codes, seedTenant, setKeyColumns, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
-import { describeSecurityMatrix } from '../harness/security-matrix.js';
+import { describeSecurityMatrix, ROLES_THAT } from '../harness/security-matrix.js';
 
 let t: TestKeygate;
 beforeAll(async () => {
@@ -155,12 +155,14 @@ describe('apiKey', () => {
 
 describeSecurityMatrix('apiKeys', () => t, {
   permissions: ['api_keys:read'],
+  roles: ROLES_THAT.read,
   targets: 'environment',
   call: (credential, target) => t.run(ApiKeysDocument, { environmentId: target.dev.id }, credential),
 });
 
 describeSecurityMatrix('apiKey', () => t, {
   permissions: ['api_keys:read'],
+  roles: ROLES_THAT.read,
   targets: 'environment',
   call: (credential, target) => t.run(ApiKeyDetailDocument, { id: target.dev.publishableKey.row.id }, credential),
 });

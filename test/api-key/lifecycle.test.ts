@@ -23,7 +23,7 @@ import {
   type Tenant,
   type TestKeygate,
 } from '../harness/keygate.js';
-import { describeSecurityMatrix } from '../harness/security-matrix.js';
+import { describeSecurityMatrix, ROLES_THAT } from '../harness/security-matrix.js';
 
 let t: TestKeygate;
 beforeAll(async () => {
@@ -718,7 +718,12 @@ describe('status follows the clock', () => {
 });
 
 const lifecycleMatrix = (name: string, call: (c: Credential, target: Tenant) => Promise<any>) =>
-  describeSecurityMatrix(name, () => t, { permissions: ['api_keys:write'], targets: 'environment', call });
+  describeSecurityMatrix(name, () => t, {
+    permissions: ['api_keys:write'],
+    roles: ROLES_THAT.manage,
+    targets: 'environment',
+    call,
+  });
 
 lifecycleMatrix('createScopedKey', (c, target) =>
   t.run(CreateScopedKeyDocument, { input: { environmentId: target.dev.id, name: 'm', scopes: ['api_keys:read'] } }, c),

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { capturedByThisWorker, rememberSecrets } from '../harness/leak-scan.js';
 import { keygateCommand, processEnv } from '../harness/processes.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -93,8 +94,34 @@ describe('keygate CLI', () => {
     const { statSync, readFileSync } = await import('node:fs');
     const file = path.join(dataDir, 'keygate_master_key');
     expect(statSync(file).mode & 0o777).toBe(0o600);
+    const masterKey = readFileSync(file, 'utf8').trim();
+    // And no log line of any process or test Keygate holds it (the end-of-run leak scan).
+    rememberSecrets(masterKey);
     const { stdout, stderr } = await keygate('migrate');
-    expect(stdout + stderr).not.toContain(readFileSync(file, 'utf8').trim());
+    expect(stdout + stderr).not.toContain(masterKey);
+  });
+});
+
+describe('the leak scan of keygate processes', () => {
+  it('searches every stderr line of a command, and remembers the secrets it prints on purpose instead of reporting them', async () => {
+    const before = capturedByThisWorker();
+    const { stdout } = await keygate('bootstrap', '--account', 'Scan', '--plan', 'FREE', '--owner', 'scan@acme.test', '--json');
+    const printed = JSON.parse(lastLine(stdout));
+    await expect(keygate('token', '--email', 'nobody@acme.test')).rejects.toMatchObject({ code: 2 });
+    const after = capturedByThisWorker();
+    const logged = after.logs.process.slice(before.logs.process.length);
+    const remembered = after.secrets.slice(before.secrets.length);
+
+    expect(logged).toContain('keygate: No user with email nobody@acme.test.');
+    const secrets = [
+      printed.owner.token,
+      ...printed.environments.flatMap((e: any) => [e.fullAccessKey.secret, e.publishableKey.secret]),
+    ];
+    expect(secrets).toHaveLength(5);
+    for (const secret of secrets) {
+      expect(remembered).toContain(secret);
+      expect(logged).not.toContain(secret);
+    }
   });
 });
 
@@ -127,6 +154,7 @@ describe('keygate sign-customer-token', () => {
         body: JSON.stringify({ query: `{ environment(id: "${environment.id}") { signingSecret } }` }),
       });
       const secret = ((await res.json()) as any).data.environment.signingSecret;
+      rememberSecrets(secret);
       expect(platform).toBe(`HMAC-SHA256 cus-42:${createHmac('sha256', secret).update('cus-42').digest('hex')}`);
     } finally {
       await app.close();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createKeygate } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { capturedByThisWorker } from '../harness/leak-scan.js';
 import { keygateCommand, postGraphQL, processEnv, startServeProcess } from '../harness/processes.js';
 
 const { env } = await processEnv('serve');
@@ -42,5 +43,24 @@ describe('keygate serve', () => {
     } finally {
       await keygate.close();
     }
+  });
+
+  it('hands every log record it prints to the leak scan, and not the keys --demo prints on purpose (remembered instead)', async () => {
+    const { env: demoEnv } = await processEnv('serve-demo');
+    const before = capturedByThisWorker();
+    const server = await startServeProcess(demoEnv, ['--demo']);
+    const unknownKey = `server-${'0'.repeat(49)}`;
+    expect((await postGraphQL(server.url, unknownKey, '{ viewer { kind } }')).status).toBe(401);
+    expect(await server.stop()).toBe(0);
+    const after = capturedByThisWorker();
+    const logged = after.logs.process.slice(before.logs.process.length).trim().split('\n');
+    const remembered = after.secrets.slice(before.secrets.length);
+
+    // Only log records: the request and the shutdown are there, the banner and the printed keys are not.
+    expect(logged.map((line) => JSON.parse(line).msg)).toEqual(expect.arrayContaining(['request', 'shutting down']));
+    expect(logged.join('\n')).not.toContain('Keygate on');
+    const demoKeys = remembered.filter((secret) => /^(server|client)-/.test(secret));
+    expect(demoKeys).toHaveLength(4);
+    for (const key of demoKeys) expect(logged.join('\n')).not.toContain(key);
   });
 });

@@ -20,7 +20,7 @@ import { CATALOGUE_NAMES } from '../../src/modules/permission/permission.catalog
 import { MINUTE } from '../../src/shared/clock.js';
 import { newId } from '../../src/shared/ids.js';
 import { type Credential, codes, seedTenant, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
-import { describeSecurityMatrix } from '../harness/security-matrix.js';
+import { describeSecurityMatrix, ROLES_THAT } from '../harness/security-matrix.js';
 
 let t: TestKeygate;
 beforeAll(async () => {
@@ -687,6 +687,7 @@ describe('rotateSigningSecret and customer tokens', () => {
 
 describeSecurityMatrix('setClientSideSecurity', () => t, {
   permissions: ['environment:manage'],
+  roles: ROLES_THAT.manage,
   targets: 'environment',
   allowedCredential: async (target) => ({ key: target.dev.fullAccessKey.secret }),
   call: (c, target) => t.run(SetClientSideSecurityDocument, { input: { environmentId: target.dev.id, enforced: true } }, c),
@@ -694,6 +695,7 @@ describeSecurityMatrix('setClientSideSecurity', () => t, {
 
 describeSecurityMatrix('rotateSigningSecret', () => t, {
   permissions: ['environment:manage'],
+  roles: ROLES_THAT.manage,
   targets: 'environment',
   allowedCredential: async (target) => ({ key: target.dev.fullAccessKey.secret }),
   call: (c, target) => t.run(RotateSigningSecretDocument, { input: { environmentId: target.dev.id } }, c),
@@ -723,6 +725,7 @@ function ensureMatrixCustomer(target: Tenant): Promise<void> {
 
 describeSecurityMatrix('customer', () => t, {
   permissions: ['customers:read'],
+  roles: ROLES_THAT.read,
   targets: 'environment',
   call: async (c, target) => {
     await ensureMatrixCustomer(target);

@@ -5,7 +5,8 @@ import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConsole } from '../../src/build.js';
 import { createKeygateClient, type KeygateClient, KeygateClientError } from '../../src/client/keygate-client.js';
-import { keygateCommand, processEnv, type ServeProcess, startServeProcess } from '../harness/processes.js';
+import { rememberSecretsIn } from '../harness/leak-scan.js';
+import { keygateCommand, processEnv, rememberingFetch, type ServeProcess, startServeProcess } from '../harness/processes.js';
 
 /**
  * The console in a real browser (Debian's Chromium through playwright-core)
@@ -65,7 +66,7 @@ beforeAll(async () => {
   const memberArgs = ['user', 'add', '--account', scale.account.id, '--email', 'member@acme.test', '--role', 'MEMBER', '--json'];
   member = lastJsonLine((await keygateCommand(env, ...memberArgs)).stdout);
   server = await startServeProcess(env);
-  owner = createKeygateClient({ url: `${server.url}/graphql`, sessionToken: scale.owner.token });
+  owner = createKeygateClient({ url: `${server.url}/graphql`, sessionToken: scale.owner.token, fetch: rememberingFetch });
   browser = await launching;
 });
 
@@ -80,6 +81,10 @@ const development = () => scale.environments.find((e) => e.name === 'Development
 async function signIn(token: string): Promise<Page> {
   const page = await browser.newPage();
   page.on('pageerror', (error) => console.error('console page error:', error));
+  // Secrets the page is shown (a revealed or rotated key) are searched for in the server's logs at the end of the run.
+  page.on('response', (response) => {
+    if (new URL(response.url()).pathname === '/graphql') response.text().then(rememberSecretsIn, () => {});
+  });
   await page.goto(`${server.url}/console`);
   await page.fill('[data-testid=token-input]', token);
   await page.click('[data-testid=sign-in]');

@@ -9,7 +9,7 @@ import {
 } from '../../src/client/generated/graphql.js';
 import { CATALOGUE_NAMES } from '../../src/modules/permission/permission.catalogue.js';
 import { codes, seedTenant, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
-import { describeSecurityMatrix } from '../harness/security-matrix.js';
+import { describeSecurityMatrix, ROLES_THAT } from '../harness/security-matrix.js';
 
 let t: TestKeygate;
 let tenant: Tenant;
@@ -190,15 +190,25 @@ describe('user roles can read the inventory', () => {
   });
 });
 
-describeSecurityMatrix('viewer', () => t, { targets: 'none', call: (c) => t.run(ViewerDocument, {}, c) });
-describeSecurityMatrix('permissions', () => t, { targets: 'none', call: (c) => t.run(PermissionsDocument, {}, c) });
-describeSecurityMatrix('environments', () => t, { targets: 'none', call: (c) => t.run(EnvironmentsDocument, {}, c) });
+describeSecurityMatrix('viewer', () => t, { roles: ROLES_THAT.read, targets: 'none', call: (c) => t.run(ViewerDocument, {}, c) });
+describeSecurityMatrix('permissions', () => t, {
+  roles: ROLES_THAT.read,
+  targets: 'none',
+  call: (c) => t.run(PermissionsDocument, {}, c),
+});
+describeSecurityMatrix('environments', () => t, {
+  roles: ROLES_THAT.read,
+  targets: 'none',
+  call: (c) => t.run(EnvironmentsDocument, {}, c),
+});
 describeSecurityMatrix('environment', () => t, {
+  roles: ROLES_THAT.read,
   targets: 'environment',
   call: (c, target) => t.query('query($id: ID!) { environment(id: $id) { id name } }', { id: target.dev.id }, c),
 });
 describeSecurityMatrix('createEnvironment', () => t, {
   permissions: ['account:manage'],
+  roles: ROLES_THAT.manage,
   targets: 'account',
   allowedCredential: async (target) => ({ token: target.owner.token }),
   call: (c, target) => t.run(CreateEnvironmentDocument, { input: { accountId: target.accountId, name: 'Matrix' } }, c),

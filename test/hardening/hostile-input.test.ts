@@ -10,8 +10,10 @@ import { dialect, freshDatabaseUrl } from '../harness/database.js';
 
 /**
  * Hostile input against a real HTTP server on 127.0.0.1: every case gets a
- * coded error (SPEC §7 closed set) with the right HTTP status, a normal query
- * works afterwards, and RSS stays bounded over the whole batch.
+ * coded error (SPEC §7 closed set) with the right HTTP status, and a normal
+ * query works afterwards. Memory under a hostile burst is the benchmark's to
+ * measure (`npm run bench`, bench/hostile.ts): a test worker's RSS is that of
+ * every file it has run, not of the server.
  */
 const CODES = new Set([
   'UNAUTHENTICATED',
@@ -33,7 +35,6 @@ let key = '';
 let publishable = '';
 let ownerId = '';
 let accountId = '';
-let rssBefore = 0;
 
 beforeAll(async () => {
   keygate = await createKeygate({
@@ -52,8 +53,6 @@ beforeAll(async () => {
   publishable = result.environments[0]!.publishable.secret;
   ownerId = result.owner.id;
   accountId = result.account.id;
-  globalThis.gc?.();
-  rssBefore = process.memoryUsage().rss;
 });
 afterAll(() => server?.stop());
 
@@ -582,11 +581,5 @@ describe('hostile input', () => {
       expectCoded(reply, 401, 'UNAUTHENTICATED');
     }
     await stillServes();
-  });
-
-  it('keeps memory bounded: RSS after the batch within +150 MB of before', () => {
-    globalThis.gc?.();
-    const growth = process.memoryUsage().rss - rssBefore;
-    expect(growth).toBeLessThan(150 * 1024 * 1024);
   });
 });

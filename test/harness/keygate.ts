@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, mkdirSync } from 'node:fs';
-import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { type ExecutionResult, print } from 'graphql';
@@ -12,31 +10,10 @@ import { type IssuedKey, issueKey } from '../../src/modules/api-key/api-key.chan
 import { normaliseScopes } from '../../src/modules/permission/permission.model.js';
 import { ManualClock } from '../../src/shared/clock.js';
 import { freshDatabaseUrl } from './database.js';
+import { captureLog, rememberSecrets, rememberSecretsIn } from './leak-scan.js';
 
 /** Every log line any test Keygate wrote in this worker. */
 export const capturedLogs: string[] = [];
-
-/**
- * Log lines and every secret the tests saw go to test-output/leak-scan/, one
- * file per worker; after the whole run, test/harness/leak-scan.ts searches
- * all the logs for all the secrets.
- */
-const scanDir = path.resolve(import.meta.dirname, '../..', process.env.KEYGATE_LEAK_SCAN_DIR ?? 'test-output/leak-scan/adhoc');
-mkdirSync(scanDir, { recursive: true });
-const scanId = `${process.pid}-${randomBytes(4).toString('hex')}`;
-const logFile = path.join(scanDir, `${scanId}.log`);
-const secretsFile = path.join(scanDir, `${scanId}.secrets`);
-const KEY_SECRET = /(?:server|client)-[0-9A-Za-z]{49}/g;
-const SIGNING_SECRET = /"signingSecret":"([0-9a-f]{64})"/g;
-
-/** Remembers secrets for the end-of-run leak scan. */
-export function rememberSecrets(...secrets: string[]): void {
-  if (secrets.length) appendFileSync(secretsFile, `${secrets.join('\n')}\n`);
-}
-
-function rememberSecretsIn(text: string): void {
-  rememberSecrets(...(text.match(KEY_SECRET) ?? []), ...[...text.matchAll(SIGNING_SECRET)].map((m) => m[1]!));
-}
 
 export interface TestKeygate {
   keygate: Keygate;
@@ -73,7 +50,8 @@ export async function startTestKeygate(): Promise<TestKeygate> {
   const logSink = new Writable({
     write(chunk, _enc, done) {
       capturedLogs.push(String(chunk));
-      appendFileSync(logFile, String(chunk));
+      // Every line goes to the end-of-run leak scan (test/harness/leak-scan.ts).
+      captureLog(String(chunk));
       done();
     },
   });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll } from 'vitest';
 import { freshDatabaseUrl } from './database.js';
+import { captureLog, rememberSecretsIn } from './leak-scan.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const bin = path.join(root, 'bin/keygate.js');
@@ -13,9 +14,48 @@ afterAll(() => {
   for (const child of running) child.kill('SIGKILL');
 });
 
+/** Whether a line a `keygate` process printed is a log record (pino's JSON, with a level) rather than command output. */
+function isLogRecord(line: string): boolean {
+  if (!line.startsWith('{')) return false;
+  try {
+    const record: unknown = JSON.parse(line);
+    return typeof record === 'object' && record !== null && 'level' in record;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Hands a process's output to the end-of-run leak scan: every stderr line and
+ * every stdout line that is a log record is searched for secrets; the rest of
+ * stdout is the command's output (bootstrap --json prints keys by design), so
+ * its secrets are remembered, to be searched for in the logs, not reported.
+ */
+function captureOutput(stream: 'stdout' | 'stderr', lines: string): void {
+  const log: string[] = [];
+  for (const line of lines.split('\n')) {
+    if (stream === 'stderr' || isLogRecord(line)) log.push(line);
+    else rememberSecretsIn(line);
+  }
+  captureLog(log.filter(Boolean).join('\n'), 'process');
+}
+
+/** Splits a child's stream into whole lines for captureOutput, however the chunks fall. */
+function captureStream(child: ChildProcess, stream: 'stdout' | 'stderr'): void {
+  let partial = '';
+  child[stream]!.on('data', (chunk: Buffer) => {
+    const text = partial + chunk.toString('utf8');
+    const end = text.lastIndexOf('\n');
+    partial = text.slice(end + 1);
+    if (end >= 0) captureOutput(stream, text.slice(0, end));
+  });
+  child[stream]!.on('close', () => captureOutput(stream, partial));
+}
+
 /**
  * A private data directory and database for `keygate` processes, and the
- * environment that points them there (quiet logs, plus `extra`).
+ * environment that points them there (every log line, for the leak scan,
+ * plus `extra`).
  */
 export async function processEnv(name: string, extra: Record<string, string> = {}) {
   const dataDir = mkdtempSync(path.join(tmpdir(), `keygate-${name}-`));
@@ -23,15 +63,27 @@ export async function processEnv(name: string, extra: Record<string, string> = {
     ...process.env,
     KEYGATE_DATA_DIR: dataDir,
     DATABASE_URL: await freshDatabaseUrl({ fileDir: dataDir }),
-    LOG_LEVEL: 'warn',
+    // Like the in-process Keygates: the leak scan reads every line a process logs.
+    LOG_LEVEL: 'debug',
     ...extra,
   };
   return { dataDir, env };
 }
 
-/** Runs a `keygate` CLI command to completion. */
-export function keygateCommand(env: NodeJS.ProcessEnv, ...args: string[]) {
-  return promisify(execFile)(process.execPath, [bin, ...args], { cwd: root, env });
+/** Runs a `keygate` CLI command to completion; its output goes to the leak scan, whether it succeeds or fails. */
+export async function keygateCommand(env: NodeJS.ProcessEnv, ...args: string[]) {
+  const captured = (output: { stdout?: unknown; stderr?: unknown }) => {
+    captureOutput('stdout', String(output.stdout ?? ''));
+    captureOutput('stderr', String(output.stderr ?? ''));
+  };
+  try {
+    const result = await promisify(execFile)(process.execPath, [bin, ...args], { cwd: root, env });
+    captured(result);
+    return result;
+  } catch (error) {
+    captured(error as { stdout?: unknown; stderr?: unknown });
+    throw error;
+  }
 }
 
 export interface ServeProcess {
@@ -50,6 +102,8 @@ export function startServeProcess(env: NodeJS.ProcessEnv, args: string[] = []): 
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     running.add(child);
+    captureStream(child, 'stdout');
+    captureStream(child, 'stderr');
     let out = '';
     const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
     const timer = setTimeout(() => reject(new Error(`keygate serve did not start: ${out}`)), 30_000);
@@ -58,6 +112,9 @@ export function startServeProcess(env: NodeJS.ProcessEnv, args: string[] = []): 
       const match = /Keygate on (http:\/\/[^/\s]+)\/graphql/.exec(out);
       if (match) {
         clearTimeout(timer);
+        // Listening: the start-up output is no longer needed (the leak scan has its own copy of every line).
+        child.stdout!.off('data', collect);
+        child.stderr!.off('data', collect);
         resolve({
           child,
           url: match[1]!,
@@ -79,6 +136,13 @@ export function startServeProcess(env: NodeJS.ProcessEnv, args: string[] = []): 
   });
 }
 
+/** `fetch` that remembers every secret in a response body for the leak scan (for clients talking to a `keygate serve`). */
+export const rememberingFetch: typeof fetch = async (input, init) => {
+  const res = await fetch(input, init);
+  rememberSecretsIn(await res.clone().text());
+  return res;
+};
+
 /** POSTs a GraphQL request with an API key. */
 export async function postGraphQL(url: string, key: string, query: string, variables: Record<string, unknown> = {}) {
   const res = await fetch(`${url}/graphql`, {
@@ -86,8 +150,10 @@ export async function postGraphQL(url: string, key: string, query: string, varia
     headers: { 'content-type': 'application/json', 'x-api-key': key },
     body: JSON.stringify({ query, variables }),
   });
+  const text = await res.text();
+  rememberSecretsIn(text);
   return {
     status: res.status,
-    body: (await res.json()) as { data?: any; errors?: { message: string; extensions?: { code?: string } }[] },
+    body: JSON.parse(text) as { data?: any; errors?: { message: string; extensions?: { code?: string } }[] },
   };
 }

@@ -1,5 +1,6 @@
 import type { ExecutionResult } from 'graphql';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ROLES, type Role } from '../../src/modules/account/account.table.js';
 import { digestKey, generateKeySecret } from '../../src/modules/api-key/api-key.secret.js';
 import { BUILT_IN_CATALOGUE } from '../../src/modules/permission/permission.catalogue.js';
 import { type Credential, codes, seedTenant, setKeyColumns, type Tenant, type TestKeygate } from './keygate.js';
@@ -18,25 +19,45 @@ export interface SecuredOperation {
    * account (ids from another account answer NOT_FOUND), or nothing.
    */
   targets: 'environment' | 'account' | 'none';
-  /** Skip the "scoped key with exactly these permissions succeeds" case (e.g. owner-only operations). */
+  /**
+   * The user roles of the target account that may call it (SPEC §4): a session
+   * of each succeeds, a session of every other role is FORBIDDEN.
+   */
+  roles: readonly Role[];
+  /** The allowed twin's credential, instead of a scoped key with exactly `permissions` (e.g. owner-only operations). */
   allowedCredential?: (target: Tenant) => Promise<Credential>;
 }
 
+/** The roles SPEC §4 gives: every role reads; owners and members write resources; only owners manage. */
+export const ROLES_THAT = {
+  read: ROLES,
+  writeResources: ['OWNER', 'MEMBER'],
+  manage: ['OWNER'],
+} as const satisfies Record<string, readonly Role[]>;
+
 /**
  * The shared security matrix (STYLE §6): no credential, malformed key, unknown
- * key, expired key, revoked key, bad session token, missing permission, other
- * environment and other account, each with its expected code, plus the
- * allowed twin.
+ * key, expired key, revoked key, bad session token, missing permission, each
+ * user role of the account, other environment and other account (its keys and
+ * every role of its users), each with its expected code, plus the allowed twin.
  */
 export function describeSecurityMatrix(name: string, getT: () => TestKeygate, op: SecuredOperation): void {
   describe(`security matrix: ${name}`, () => {
     let t: TestKeygate;
     let target: Tenant;
     let other: Tenant;
+    const sessions = new Map<Tenant, Map<Role, Credential>>();
+    /** A session of a user holding `role` in `tenant` (the bootstrap owner for OWNER, so it is the account's creator). */
+    const sessionOf = (tenant: Tenant, role: Role): Credential => sessions.get(tenant)!.get(role)!;
     beforeAll(async () => {
       t = getT();
       target = await seedTenant(t);
       other = await seedTenant(t);
+      for (const tenant of [target, other]) {
+        const byRole = new Map<Role, Credential>([['OWNER', { token: tenant.owner.token }]]);
+        for (const role of ROLES) if (role !== 'OWNER') byRole.set(role, { token: (await tenant.user(role)).token });
+        sessions.set(tenant, byRole);
+      }
     });
 
     const expectUnauthenticated = async (credential: Credential) => {
@@ -110,6 +131,31 @@ export function describeSecurityMatrix(name: string, getT: () => TestKeygate, op
       expect(body.data).not.toBeNull();
     });
 
+    for (const role of ROLES) {
+      if (op.roles.includes(role)) {
+        it(`allows a ${role} user of the account`, async () => {
+          const { status, body } = await op.call(sessionOf(target, role), target);
+          expect(body.errors ?? []).toEqual([]);
+          expect(status).toBe(200);
+          expect(body.data).not.toBeNull();
+        });
+      } else {
+        it(`denies a ${role} user of the account (FORBIDDEN, no data)`, async () => {
+          const { status, body } = await op.call(sessionOf(target, role), target);
+          expect(status).toBe(200);
+          expect(codes(body)).toContain('FORBIDDEN');
+          expect(codes(body)).not.toContain('NOT_FOUND');
+          for (const [field, value] of Object.entries(body.data ?? {})) expect(value, field).toBeNull();
+          const message = body.errors?.find((e) => e.extensions?.code === 'FORBIDDEN')?.message ?? '';
+          if (op.permissions?.length)
+            expect(
+              op.permissions.some((p) => message.includes(p)),
+              message,
+            ).toBe(true);
+        });
+      }
+    }
+
     if (op.targets === 'environment') {
       it('answers NOT_FOUND to a key of another environment of the same account', async () => {
         const { body } = await op.call({ key: target.prod.fullAccessKey.secret }, target);
@@ -120,12 +166,27 @@ export function describeSecurityMatrix(name: string, getT: () => TestKeygate, op
       it('answers NOT_FOUND to another account, never FORBIDDEN', async () => {
         // The other tenant's most powerful credentials, which would succeed on their own objects.
         const strongest = op.allowedCredential ? await op.allowedCredential(other) : { key: other.dev.fullAccessKey.secret };
-        for (const credential of [strongest, { token: other.owner.token }]) {
+        const callers: [string, Credential][] = [
+          ['its strongest credential', strongest],
+          ...op.roles.map((role): [string, Credential] => [`its ${role} user`, sessionOf(other, role)]),
+        ];
+        for (const [caller, credential] of callers) {
           const { body } = await op.call(credential, target);
-          expect(codes(body)).toContain('NOT_FOUND');
-          expect(codes(body)).not.toContain('FORBIDDEN');
+          expect(codes(body), caller).toContain('NOT_FOUND');
+          expect(codes(body), caller).not.toContain('FORBIDDEN');
         }
       });
+      const deniedRoles = ROLES.filter((role) => !op.roles.includes(role));
+      if (deniedRoles.length) {
+        it(`refuses ${deniedRoles.join(' and ')} users of another account as on their own account, so nothing about the target leaks`, async () => {
+          for (const role of deniedRoles) {
+            const { body: own } = await op.call(sessionOf(other, role), other);
+            const { body: foreign } = await op.call(sessionOf(other, role), target);
+            expect(codes(own), role).toContain('FORBIDDEN');
+            expect(codes(foreign), role).toEqual(codes(own));
+          }
+        });
+      }
     }
   });
 }

@@ -18,7 +18,7 @@ import {
 import { CATALOGUE_NAMES } from '../../src/modules/permission/permission.catalogue.js';
 import { expand, INTEGRATION_SCOPES } from '../../src/modules/permission/permission.model.js';
 import { type Credential, codes, seedTenant, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
-import { describeSecurityMatrix } from '../harness/security-matrix.js';
+import { describeSecurityMatrix, ROLES_THAT } from '../harness/security-matrix.js';
 
 let t: TestKeygate;
 beforeAll(async () => {
@@ -429,18 +429,26 @@ const fullAccessKeyOf = async (target: Tenant): Promise<Credential> => ({ key: t
 
 describeSecurityMatrix('integrations', () => t, {
   permissions: ['environment:manage'],
+  roles: ROLES_THAT.manage,
   targets: 'environment',
   allowedCredential: fullAccessKeyOf,
   call: (c, target) => t.run(IntegrationsDocument, { environmentId: target.dev.id }, c),
 });
 describeSecurityMatrix('connectIntegration', () => t, {
   permissions: ['environment:manage'],
+  roles: ROLES_THAT.manage,
   targets: 'environment',
   allowedCredential: fullAccessKeyOf,
-  call: (c, target) => t.run(ConnectIntegrationDocument, { input: { environmentId: target.dev.id, type: 'ZAPIER' } }, c),
+  // Zapier disconnected first when an earlier case connected it, so every allowed caller can connect it again.
+  call: async (c, target) => {
+    const connected = (await integrationsOf(target)).find((i) => i.type === 'ZAPIER');
+    if (connected) await t.run(DisconnectIntegrationDocument, { input: { id: connected.id } }, { token: target.owner.token });
+    return t.run(ConnectIntegrationDocument, { input: { environmentId: target.dev.id, type: 'ZAPIER' } }, c);
+  },
 });
 describeSecurityMatrix('disconnectIntegration', () => t, {
   permissions: ['environment:manage'],
+  roles: ROLES_THAT.manage,
   targets: 'environment',
   allowedCredential: fullAccessKeyOf,
   // A connected HubSpot integration of the target's Development environment (connected afresh when needed).

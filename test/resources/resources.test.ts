@@ -10,7 +10,7 @@ import {
   UpdateCustomerDocument,
 } from '../../src/client/generated/graphql.js';
 import { type Credential, codes, seedTenant, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
-import { describeSecurityMatrix } from '../harness/security-matrix.js';
+import { describeSecurityMatrix, ROLES_THAT } from '../harness/security-matrix.js';
 
 let t: TestKeygate;
 beforeAll(async () => {
@@ -393,11 +393,13 @@ describe('coupons', () => {
 
 describeSecurityMatrix('customers', () => t, {
   permissions: ['customers:read'],
+  roles: ROLES_THAT.read,
   targets: 'environment',
   call: (c, target) => t.run(CustomersDocument, { environmentId: target.dev.id }, c),
 });
 describeSecurityMatrix('createCustomer', () => t, {
   permissions: ['customers:write'],
+  roles: ROLES_THAT.writeResources,
   targets: 'environment',
   call: (c, target) =>
     t.run(
@@ -408,6 +410,7 @@ describeSecurityMatrix('createCustomer', () => t, {
 });
 describeSecurityMatrix('updateCustomer', () => t, {
   permissions: ['customers:write'],
+  roles: ROLES_THAT.writeResources,
   targets: 'environment',
   call: async (c, target) => {
     await t.run(
@@ -420,6 +423,7 @@ describeSecurityMatrix('updateCustomer', () => t, {
 });
 describeSecurityMatrix('createSubscription', () => t, {
   permissions: ['subscriptions:write'],
+  roles: ROLES_THAT.writeResources,
   targets: 'environment',
   call: async (c, target) => {
     await t.run(
@@ -436,6 +440,7 @@ describeSecurityMatrix('createSubscription', () => t, {
 });
 describeSecurityMatrix('cancelSubscription', () => t, {
   permissions: ['subscriptions:write'],
+  roles: ROLES_THAT.writeResources,
   targets: 'environment',
   call: async (c, target) => {
     const owner = { key: target.dev.fullAccessKey.secret };
@@ -446,11 +451,13 @@ describeSecurityMatrix('cancelSubscription', () => t, {
 });
 describeSecurityMatrix('coupons', () => t, {
   permissions: ['coupons:read'],
+  roles: ROLES_THAT.read,
   targets: 'environment',
   call: (c, target) => t.run(CouponsDocument, { environmentId: target.dev.id }, c),
 });
 describeSecurityMatrix('createCoupon', () => t, {
   permissions: ['coupons:write'],
+  roles: ROLES_THAT.writeResources,
   targets: 'environment',
   call: (c, target) =>
     t.run(

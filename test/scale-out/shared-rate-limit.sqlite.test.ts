@@ -9,6 +9,7 @@ import { createKeygate, type Keygate } from '../../src/app.js';
 import { bootstrapAccount } from '../../src/modules/account/account.service.js';
 import type { RateLimitConfig } from '../../src/plugins/rate-limit.js';
 import { testKeygateConfig } from '../harness/keygate.js';
+import { checkService } from '../harness/services.js';
 
 /**
  * Rate limits shared by several instances through Redis (KEYGATE_REDIS_URL):
@@ -21,25 +22,8 @@ const prefix = `keygate-test-${randomBytes(4).toString('hex')}:`;
 const dir = mkdtempSync(path.join(tmpdir(), 'keygate-shared-limits-'));
 const limits: RateLimitConfig = { perKey: 1, overrides: new Map(), failedAuthPerMinute: 3 };
 
-/** Whether a Redis answers at REDIS_URL; without one this file is skipped, saying so (like the PostgreSQL run). */
-async function redisAnswers(): Promise<boolean> {
-  const { hostname, port } = new URL(REDIS_URL);
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: hostname, port: Number(port || 6379), timeout: 1000 });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    for (const event of ['error', 'timeout']) {
-      socket.once(event, () => {
-        socket.destroy();
-        resolve(false);
-      });
-    }
-  });
-}
-const redisUp = await redisAnswers();
-if (!redisUp) console.warn(`No Redis at ${REDIS_URL}: skipping the shared rate-limit tests.`);
+// Without Redis a developer's run skips the shared tests, saying so; CI's fails them (test/harness/services.ts).
+const redis = await checkService('Redis', REDIS_URL, 6379, 'the shared rate-limit tests');
 
 const instances: Keygate[] = [];
 async function instance(redisUrl: string | null): Promise<Keygate> {
@@ -55,24 +39,14 @@ async function instance(redisUrl: string | null): Promise<Keygate> {
   return keygate;
 }
 
-let a: Keygate;
-let b: Keygate;
-let secrets: string[];
-beforeAll(async () => {
-  if (!redisUp) return;
-  a = await instance(REDIS_URL);
-  b = await instance(REDIS_URL);
-  const tenant = await bootstrapAccount(a.deps, { name: 'Shared', plan: 'SCALE', ownerEmail: 'shared@keygate.test' });
-  secrets = tenant.environments.map((e) => e.fullAccess.secret);
-});
 afterAll(async () => {
   for (const keygate of instances) await keygate.close();
-  if (!redisUp) return;
-  const redis = new Redis(REDIS_URL);
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length) await redis.del(...keys);
-  redis.disconnect();
 });
+
+async function tenantSecrets(keygate: Keygate, name: string): Promise<string[]> {
+  const tenant = await bootstrapAccount(keygate.deps, { name, plan: 'SCALE', ownerEmail: `${name.toLowerCase()}@keygate.test` });
+  return tenant.environments.map((e) => e.fullAccess.secret);
+}
 
 async function viewer(keygate: Keygate, key: string) {
   const res = await keygate.yoga.fetch('http://keygate.test/graphql', {
@@ -84,7 +58,24 @@ async function viewer(keygate: Keygate, key: string) {
   return { status: res.status, retryAfter: res.headers.get('retry-after'), code: body.errors?.[0]?.extensions?.code };
 }
 
-describe.skipIf(!redisUp)('rate limits shared through Redis', () => {
+describe.skipIf(redis.skip)('rate limits shared through Redis', () => {
+  let a: Keygate;
+  let b: Keygate;
+  let secrets: string[];
+  beforeAll(async () => {
+    redis.assertUp();
+    a = await instance(REDIS_URL);
+    b = await instance(REDIS_URL);
+    secrets = await tenantSecrets(a, 'Shared');
+  });
+  afterAll(async () => {
+    if (!redis.up) return;
+    const client = new Redis(REDIS_URL);
+    const keys = await client.keys(`${prefix}*`);
+    if (keys.length) await client.del(...keys);
+    client.disconnect();
+  });
+
   it('one bucket per key across instances: 1/s with bursts of 2 allows two requests in all, the third is 429 on either', async () => {
     const key = secrets[0]!;
     expect((await viewer(a, key)).status).toBe(200);
@@ -100,14 +91,17 @@ describe.skipIf(!redisUp)('rate limits shared through Redis', () => {
     // The address is now refused everywhere, even with a valid key.
     expect(await viewer(b, secrets[1]!)).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
   });
+});
 
+// Needs no Redis (it points at a port where none listens), so it runs with or without one.
+describe('rate limits while Redis cannot be reached', () => {
   it('falls back to each instance’s own buckets while Redis cannot be reached, and keeps serving', async () => {
     const closed = net.createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as net.AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     const alone = await instance(`redis://127.0.0.1:${port}`);
-    const key = secrets[1]!;
+    const key = (await tenantSecrets(alone, 'Alone'))[0]!;
     expect((await viewer(alone, key)).status).toBe(200);
     expect((await viewer(alone, key)).status).toBe(200);
     expect(await viewer(alone, key)).toMatchObject({ status: 429, code: 'RATE_LIMITED' });

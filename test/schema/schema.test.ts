@@ -45,8 +45,11 @@ describe('client contract', () => {
 
   // Outside the workspace there is no shared folder to compare with: the check is skipped, visibly.
   const shared = path.resolve(root, '../shared/contract');
-  it.skipIf(!existsSync(shared))('is copied verbatim from the shared contract', () => {
-    for (const file of ['schema.graphql', 'operations.graphql']) {
+  it.skipIf(!existsSync(shared))('is copied verbatim from the shared contract, every file of it', () => {
+    const files = readdirSync(shared).sort();
+    expect(files).toEqual(expect.arrayContaining(['operations.graphql', 'schema.graphql']));
+    for (const file of files) {
+      expect(existsSync(path.join(root, 'test/contract', file)), `test/contract/${file} is missing`).toBe(true);
       expect(read(`test/contract/${file}`), file).toBe(readFileSync(path.join(shared, file), 'utf8'));
     }
   });
