@@ -7,8 +7,11 @@ import { ActivityRecorder } from './modules/activity/activity.recorder.js';
 import { KeyUsageRecorder } from './modules/api-key/api-key.usage.js';
 import { KeyCache } from './modules/auth/key-cache.js';
 import { SessionTokens } from './modules/auth/session.js';
+import { Gateway } from './modules/gateway/gateway.js';
+import { IdentityTokens, loadIdentityKey } from './modules/gateway/identity.js';
 import { type BucketStore, MemoryBuckets, RateLimiter } from './plugins/rate-limit.js';
 import { RedisBuckets } from './plugins/redis-buckets.js';
+import { schema } from './schema.js';
 import { type Clock, SECOND, systemClock } from './shared/clock.js';
 import { createLogger } from './shared/logger.js';
 import { SecretBox } from './shared/secret-box.js';
@@ -20,7 +23,22 @@ export const DEFAULT_KEY_CACHE_TTL_MS = 10 * SECOND;
 export interface KeygateOptions {
   config: Pick<Config, 'databaseUrl' | 'databasePoolSize' | 'masterKey' | 'sessionSecret' | 'logLevel'> &
     Partial<
-      Pick<Config, 'keyCacheTtlMs' | 'limits' | 'rateLimit' | 'metricsToken' | 'identityProvider' | 'redisUrl' | 'redisPrefix'>
+      Pick<
+        Config,
+        | 'keyCacheTtlMs'
+        | 'limits'
+        | 'rateLimit'
+        | 'metricsToken'
+        | 'identityProvider'
+        | 'redisUrl'
+        | 'redisPrefix'
+        | 'upstreamsFile'
+        | 'identityKeyPem'
+        | 'issuer'
+        | 'dataDir'
+        | 'production'
+        | 'notices'
+      >
     >;
   clock?: Clock;
   /** Where logs go (tests capture them); stdout by default. */
@@ -52,6 +70,33 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
   const keyUsage = new KeyUsageRecorder(database.db, clock, {
     onError: (err) => logger.warn({ err }, 'could not record key usage'),
   });
+  const keyCache = new KeyCache(
+    { ttlMs: config.keyCacheTtlMs ?? DEFAULT_KEY_CACHE_TTL_MS, maxEntries: 50_000, logger },
+    database.dialect === 'postgres',
+  );
+  const upstreamsFile = config.upstreamsFile ?? null;
+  const identity = upstreamsFile
+    ? new IdentityTokens(
+        loadIdentityKey({
+          pem: config.identityKeyPem ?? null,
+          dataDir: config.dataDir ?? 'data',
+          production: config.production ?? false,
+          notices: config.notices ?? [],
+        }),
+        database.db,
+        clock,
+        config.issuer ?? 'keygate',
+        logger,
+      )
+    : null;
+  const gateway = new Gateway({
+    upstreamsFile,
+    local: schema,
+    identity,
+    logger,
+    // Grants are computed with the catalogue: a new one must not meet grants cached under the old.
+    onCatalogueChange: () => keyCache.clear(),
+  });
   const deps: Deps = {
     db: database.db,
     database,
@@ -59,13 +104,20 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
     secretBox: new SecretBox(config.masterKey),
     sessions: new SessionTokens(config.sessionSecret, clock, config.identityProvider ?? null),
     keyUsage,
-    keyCache: new KeyCache(
-      { ttlMs: config.keyCacheTtlMs ?? DEFAULT_KEY_CACHE_TTL_MS, maxEntries: 50_000, logger },
-      database.dialect === 'postgres',
-    ),
+    keyCache,
     activity: new ActivityRecorder(database.db, { logger }),
     logger,
+    gateway,
   };
+  try {
+    await identity?.start();
+    await gateway.start();
+  } catch (error) {
+    gateway.close();
+    identity?.close();
+    await database.close();
+    throw error;
+  }
   if (database.dedicatedClient) await deps.keyCache.listen(database.dedicatedClient);
   // Rate-limit buckets: shared through Redis when configured, else this instance's memory.
   let buckets: BucketStore = new MemoryBuckets();
@@ -84,6 +136,8 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
     deps,
     yoga,
     async close() {
+      gateway.close();
+      identity?.close();
       await Promise.all([keyUsage.flush(), deps.activity.close(), deps.keyCache.close(), buckets.close?.()]);
       await database.close();
     },

@@ -29,6 +29,14 @@ export interface Config {
   metricsToken: string | null;
   /** KEYGATE_HEAP_GROWTH_PERCENT: see `tuneHeap` in shared/heap.ts; 0 keeps V8's own heap growth. */
   heapGrowthPercent: number;
+  /** KEYGATE_UPSTREAMS: the JSON file naming the GraphQL services behind Keygate (SPEC §9); null for none. */
+  upstreamsFile: string | null;
+  /** KEYGATE_IDENTITY_KEY: the PKCS#8 PEM signing identity tokens for upstreams (generated outside production). */
+  identityKeyPem: string | null;
+  /** KEYGATE_ISSUER: `iss` of identity tokens (default `keygate`). */
+  issuer: string;
+  /** Whether NODE_ENV is production (secrets must then be given, not generated). */
+  production: boolean;
   /** Notes for the operator about generated development secrets (never the secrets). */
   notices: string[];
 }
@@ -81,6 +89,10 @@ export function loadConfig(env: Env = process.env): Config {
     metricsToken: env.KEYGATE_METRICS_TOKEN || null,
     redisUrl: env.KEYGATE_REDIS_URL || null,
     redisPrefix: env.KEYGATE_REDIS_PREFIX || 'keygate:',
+    upstreamsFile: env.KEYGATE_UPSTREAMS ? path.resolve(env.KEYGATE_UPSTREAMS) : null,
+    identityKeyPem: env.KEYGATE_IDENTITY_KEY?.trim() || null,
+    issuer: env.KEYGATE_ISSUER || 'keygate',
+    production: env.NODE_ENV === 'production',
     notices,
   };
 }

@@ -20,6 +20,8 @@ import type { Clock } from './shared/clock.js';
 
 /** Everything a resolver or service sees for one request. Built once per request. */
 export interface RequestContext {
+  /** The HTTP request (Yoga's initial context). */
+  request: Request;
   requestId: string;
   principal: Principal;
   /** `X-Customer-Token` or `X-Customer-Key`, for publishable-key reads (see client-security). */

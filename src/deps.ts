@@ -6,6 +6,7 @@ import type { ActivityRecorder } from './modules/activity/activity.recorder.js';
 import type { KeyUsageRecorder } from './modules/api-key/api-key.usage.js';
 import type { KeyCache } from './modules/auth/key-cache.js';
 import type { SessionTokens } from './modules/auth/session.js';
+import type { Gateway } from './modules/gateway/gateway.js';
 import type { Clock } from './shared/clock.js';
 import type { SecretBox } from './shared/secret-box.js';
 
@@ -20,4 +21,6 @@ export interface Deps {
   keyCache: KeyCache;
   activity: ActivityRecorder;
   logger: Logger;
+  /** The served schema and permission catalogue, with the upstreams behind Keygate (SPEC §9). */
+  gateway: Gateway;
 }

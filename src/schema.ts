@@ -1,15 +1,8 @@
-import {
-  DirectiveLocation,
-  GraphQLDirective,
-  GraphQLList,
-  GraphQLNonNull,
-  GraphQLSchema,
-  GraphQLString,
-  specifiedDirectives,
-} from 'graphql';
+import { GraphQLSchema, specifiedDirectives } from 'graphql';
 import { builder } from './builder.js';
 import './modules/common/common.schema.js';
 import './modules/permission/permission.schema.js';
+import { AUTH_DIRECTIVES } from './modules/permission/permission.directives.js';
 import './modules/account/account.schema.js';
 import './modules/environment/environment.schema.js';
 import './modules/api-key/api-key.schema.js';
@@ -25,24 +18,8 @@ import './modules/activity/activity.schema.js';
 builder.queryType({});
 builder.mutationType({});
 
-const requiresScopes = new GraphQLDirective({
-  name: 'requiresScopes',
-  description:
-    'Field or type needs every scope of at least one inner list (outer list = OR,\ninner list = AND). Same convention as Apollo Router and envelop generic-auth.',
-  locations: [DirectiveLocation.OBJECT, DirectiveLocation.FIELD_DEFINITION],
-  args: {
-    scopes: { type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(GraphQLString))))) },
-  },
-});
-
-const authenticated = new GraphQLDirective({
-  name: 'authenticated',
-  description: 'Field or type needs an authenticated caller (API key or user session).',
-  locations: [DirectiveLocation.OBJECT, DirectiveLocation.FIELD_DEFINITION],
-});
-
 const built = builder.toSchema({
-  directives: [...specifiedDirectives, requiresScopes, authenticated],
+  directives: [...specifiedDirectives, ...AUTH_DIRECTIVES],
   sortSchema: false,
 });
 

@@ -23,7 +23,6 @@ import { useOperations } from './plugins/operations.js';
 import type { RateLimiter } from './plugins/rate-limit.js';
 import { requestIdOf, useRequestId } from './plugins/request-id.js';
 import { useVariableCostLimit } from './plugins/variable-cost.js';
-import { schema } from './schema.js';
 import { ErrorCode, KeygateError, serviceUnavailable, unauthenticated } from './shared/errors.js';
 
 export type KeygateYoga = YogaServerInstance<Record<string, never>, RequestContext>;
@@ -77,7 +76,8 @@ export function createKeygateYoga(deps: Deps, options: KeygateYogaOptions): Keyg
   const metrics = createMetrics(deps.activity);
   const { limits } = options;
   return createYoga<Record<string, never>, RequestContext>({
-    schema,
+    // The gateway's current schema: Keygate's own, plus its upstreams' after each reload.
+    schema: () => deps.gateway.schema,
     graphqlEndpoint: GRAPHQL_ENDPOINT,
     landingPage: false,
     // The gatekeeper bounds bodies itself (Content-Length up front, chunked while reading).
@@ -102,6 +102,7 @@ export function createKeygateYoga(deps: Deps, options: KeygateYogaOptions): Keyg
     },
     // The initial context holds the server context too: the Node request's raw header lines.
     context: (initial) => ({
+      request: initial.request,
       requestId: requestIdOf(initial.request),
       principal: authenticated(initial.request),
       customerToken: customerTokenOf(headerLinesOf(initial.request, initial)),

@@ -5,6 +5,7 @@ import type { KeyAuditEventTable } from '../modules/audit/key-audit.table.js';
 import type { CouponTable } from '../modules/coupon/coupon.table.js';
 import type { CustomerTable } from '../modules/customer/customer.table.js';
 import type { EnvironmentTable } from '../modules/environment/environment.table.js';
+import type { IdentityKeyTable } from '../modules/gateway/identity.table.js';
 import type { IntegrationTable } from '../modules/integration/integration.table.js';
 import type { SubscriptionTable } from '../modules/subscription/subscription.table.js';
 
@@ -21,4 +22,5 @@ export interface Database {
   subscriptions: SubscriptionTable;
   coupons: CouponTable;
   activity_events: ActivityEventTable;
+  identity_keys: IdentityKeyTable;
 }

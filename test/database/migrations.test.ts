@@ -33,6 +33,7 @@ describe(`migrations (${dialect})`, () => {
         'coupons',
         'customers',
         'environments',
+        'identity_keys',
         'integrations',
         'key_audit_events',
         'memberships',

@@ -45,7 +45,7 @@ function headersFor(credential: Credential | undefined): Record<string, string> 
 }
 
 /** A Keygate on a private database (in-memory SQLite, or a fresh PostgreSQL schema) with a manual clock; closed after the file. */
-export async function startTestKeygate(): Promise<TestKeygate> {
+export async function startTestKeygate(extra: Partial<KeygateOptions['config']> = {}): Promise<TestKeygate> {
   const clock = new ManualClock('2026-06-01T12:00:00.000Z');
   const logSink = new Writable({
     write(chunk, _enc, done) {
@@ -64,6 +64,7 @@ export async function startTestKeygate(): Promise<TestKeygate> {
       logLevel: 'debug',
       // Suites fire hundreds of requests a second from one address; limits have their own tests.
       rateLimit: { perKey: 0, overrides: new Map(), failedAuthPerMinute: 0 },
+      ...extra,
     },
     clock,
     logDestination: logSink,
@@ -143,7 +144,7 @@ export async function seedTenant(t: TestKeygate, options: { plan?: Plan } = {}):
       return { id: user.id, email: user.email, token: remembered(await deps.sessions.mint(user.id, 3600)) };
     },
     async scopedKey(scopes, keyOptions = {}) {
-      const normalised = normaliseScopes(scopes).scopes;
+      const normalised = normaliseScopes(scopes, deps.gateway.catalogue).scopes;
       if (!normalised) throw new Error(`bad fixture scopes ${scopes}`);
       const issued = await deps.db.transaction().execute((trx) =>
         issueKey(trx, deps, {

@@ -15,7 +15,7 @@ import {
   UpdateApiKeyScopesDocument,
   ViewerDocument,
 } from '../../src/client/generated/graphql.js';
-import { CATALOGUE_NAMES } from '../../src/modules/permission/permission.catalogue.js';
+import { BUILT_IN_CATALOGUE, CATALOGUE_NAMES } from '../../src/modules/permission/permission.catalogue.js';
 import { expand, INTEGRATION_SCOPES } from '../../src/modules/permission/permission.model.js';
 import { type Credential, codes, seedTenant, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
 import { describeSecurityMatrix, ROLES_THAT } from '../harness/security-matrix.js';
@@ -77,7 +77,9 @@ describe('the documented scopes', () => {
   it('match the code: every integration type and its fixed scope', () => {
     expect(sorted(Object.keys(INTEGRATION_SCOPES))).toEqual(sorted(TYPES));
     for (const type of TYPES) {
-      const withImplied = [...expand(INTEGRATION_SCOPES[type])].filter((p) => (CATALOGUE_NAMES as readonly string[]).includes(p));
+      const withImplied = [...expand(INTEGRATION_SCOPES[type], BUILT_IN_CATALOGUE)].filter((p) =>
+        (CATALOGUE_NAMES as readonly string[]).includes(p),
+      );
       expect(sorted(withImplied), type).toEqual(sorted(EXPECTED_SCOPES[type]));
     }
   });

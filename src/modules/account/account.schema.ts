@@ -76,11 +76,14 @@ ViewerRef.implement({
       resolve: async (p, _args, ctx) =>
         p.kind === 'API_KEY'
           ? // Its scope as far as it holds it now (a rotated key no longer manages keys).
-            keyScopes({
-              type: p.key.type,
-              scopes: p.key.scopes,
-              integrationType: await integrationTypeOfKey(ctx.loaders.integration, p.key),
-            }).filter((permission) => p.grants.has(permission))
+            keyScopes(
+              {
+                type: p.key.type,
+                scopes: p.key.scopes,
+                integrationType: await integrationTypeOfKey(ctx.loaders.integration, p.key),
+              },
+              ctx.deps.gateway.catalogue,
+            ).filter((permission) => p.grants.has(permission))
           : [],
     }),
   }),

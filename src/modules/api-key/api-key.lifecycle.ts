@@ -17,9 +17,9 @@ export const KEY_NAME_MAX = 100;
 export const KEY_DESCRIPTION_MAX = 500;
 
 /** Validates a requested scope: non-empty, known names, no duplicates; adds implied reads. */
-function parseScopes(requested: readonly string[]): string[] {
+function parseScopes(ctx: RequestContext, requested: readonly string[]): string[] {
   if (requested.length === 0) throw badInput('scopes', 'must name at least one permission.');
-  const { scopes, unknown, duplicates } = normaliseScopes(requested);
+  const { scopes, unknown, duplicates } = normaliseScopes(requested, ctx.deps.gateway.catalogue);
   if (unknown.length) throw badInput('scopes', `unknown permission${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}.`);
   if (duplicates.length)
     throw badInput('scopes', `duplicate permission${duplicates.length > 1 ? 's' : ''}: ${duplicates.join(', ')}.`);
@@ -86,10 +86,10 @@ export interface CreateScopedKeyInput {
 export async function createScopedKey(ctx: RequestContext, input: CreateScopedKeyInput): Promise<IssuedKey> {
   const name = requireText('name', input.name, KEY_NAME_MAX);
   const description = optionalText('description', input.description, KEY_DESCRIPTION_MAX);
-  const scopes = parseScopes(input.scopes);
+  const scopes = parseScopes(ctx, input.scopes);
   const { env, grants } = await resolveEnvironment(ctx, input.environmentId);
   assertGranted(grants, KEY_NEEDS.write);
-  assertWithinScope(grants, expand(scopes), 'create this key');
+  assertWithinScope(grants, expand(scopes, ctx.deps.gateway.catalogue), 'create this key');
   const account = await ctx.loaders.account.load(env.account_id);
   if (account?.plan !== 'SCALE') {
     throw planUpgradeRequired(`Scoped keys need the SCALE plan; this account is on ${account?.plan ?? 'an unknown plan'}.`);
@@ -146,11 +146,12 @@ export async function updateApiKey(
 
 /** updateApiKeyScopes: scoped keys only; the caller must hold both the old and the new scope. */
 export async function updateApiKeyScopes(ctx: RequestContext, input: { id: string; scopes: readonly string[] }): Promise<ApiKey> {
-  const scopes = parseScopes(input.scopes);
+  const scopes = parseScopes(ctx, input.scopes);
   return changeKey(ctx, input.id, 'rescope', async ({ key, now, apply }) => {
     assertNotExpired(key, now, 're-scoped');
     if (key.rotatedToId) throw conflict('The key has been rotated; change the scope of its replacement.');
-    if (ctx.principal.kind === 'API_KEY') assertWithinScope(ctx.principal.grants, expand(scopes), 'give this scope');
+    if (ctx.principal.kind === 'API_KEY')
+      assertWithinScope(ctx.principal.grants, expand(scopes, ctx.deps.gateway.catalogue), 'give this scope');
     const before = key.scopes ?? [];
     const added = scopes.filter((p) => !before.includes(p));
     const removed = before.filter((p) => !scopes.includes(p));

@@ -42,11 +42,10 @@ export async function authorizeKeyAction(
   trx: Transaction<Database>,
 ): Promise<void> {
   if (ctx.principal.kind !== 'API_KEY') return;
-  const targetGrants = keyGrants({
-    type: target.type,
-    scopes: target.scopes,
-    integrationType: await integrationTypeOfKey(trx, target),
-  });
+  const targetGrants = keyGrants(
+    { type: target.type, scopes: target.scopes, integrationType: await integrationTypeOfKey(trx, target) },
+    ctx.deps.gateway.catalogue,
+  );
   if (isOwnerOnlyKeyType(target.type)) {
     const missing = [...targetGrants].filter((p) => !grants.has(p));
     const label = target.type === 'FULL_ACCESS' ? 'full access key' : 'integration key';

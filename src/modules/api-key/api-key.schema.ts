@@ -64,11 +64,10 @@ ApiKeyRef.implement({
     scopes: t.stringList({
       ...keyDetail,
       resolve: async (k, _args, ctx) =>
-        keyScopes({
-          type: k.type,
-          scopes: k.scopes,
-          integrationType: await integrationTypeOfKey(ctx.loaders.integration, k),
-        }),
+        keyScopes(
+          { type: k.type, scopes: k.scopes, integrationType: await integrationTypeOfKey(ctx.loaders.integration, k) },
+          ctx.deps.gateway.catalogue,
+        ),
     }),
     scopesEditable: t.boolean({ ...keyDetail, resolve: (k) => k.type === 'SCOPED' }),
     nameEditable: t.boolean({ ...keyDetail, resolve: (k) => k.type === 'SCOPED' }),

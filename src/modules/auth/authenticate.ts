@@ -6,6 +6,7 @@ import type { ApiKey } from '../api-key/api-key.model.js';
 import { findKeyByDigest } from '../api-key/api-key.repository.js';
 import { digestKey, digestsEqual, isWellFormedKey } from '../api-key/api-key.secret.js';
 import { canAuthenticate } from '../api-key/api-key.status.js';
+import type { PermissionCatalogue } from '../permission/permission.catalogue.js';
 import { type IntegrationType, keyGrants } from '../permission/permission.model.js';
 import { type Principal, unionOfRoleGrants } from './principal.js';
 
@@ -41,11 +42,11 @@ export function readCredential(lines: HeaderLines): Credential | null | 'invalid
   return { kind: 'session', value };
 }
 
-export function principalForKey(key: ApiKey, integrationType: IntegrationType | null): Principal {
+export function principalForKey(key: ApiKey, integrationType: IntegrationType | null, catalogue: PermissionCatalogue): Principal {
   return {
     kind: 'API_KEY',
     key,
-    grants: keyGrants({ type: key.type, scopes: key.scopes, integrationType, rotated: key.rotatedToId !== null }),
+    grants: keyGrants({ type: key.type, scopes: key.scopes, integrationType, rotated: key.rotatedToId !== null }, catalogue),
     actor: { type: 'API_KEY', id: key.id, displayName: key.name },
   };
 }
@@ -59,7 +60,7 @@ export async function authenticateKey(deps: Deps, secret: string): Promise<Princ
     const startedAt = deps.keyCache.begin();
     const key = await findKeyByDigest(deps.db, digest);
     if (!key || !digestsEqual(key.digest, digest) || key.deletedAt) return null;
-    principal = principalForKey(key, await integrationTypeOfKey(deps.db, key));
+    principal = principalForKey(key, await integrationTypeOfKey(deps.db, key), deps.gateway.catalogue);
     deps.keyCache.set(digest, principal, startedAt);
   }
   if (principal.kind !== 'API_KEY' || !canAuthenticate(principal.key, deps.clock.now())) return null;
@@ -79,7 +80,8 @@ export async function authenticateSession(deps: Deps, token: string): Promise<Pr
     kind: 'USER',
     user,
     roles,
-    grants: unionOfRoleGrants(roles.values()),
+    grants: unionOfRoleGrants(roles.values(), deps.gateway.catalogue),
+    catalogue: deps.gateway.catalogue,
     actor: { type: 'USER', id: user.id, displayName: user.email },
   };
 }

@@ -1,6 +1,7 @@
 import type { Role, UserRow } from '../account/account.table.js';
 import type { ApiKey } from '../api-key/api-key.model.js';
 import type { Actor } from '../audit/actor.js';
+import type { PermissionCatalogue } from '../permission/permission.catalogue.js';
 import type { Grants } from '../permission/permission.model.js';
 import { roleGrants } from '../permission/permission.model.js';
 
@@ -23,10 +24,12 @@ export interface UserPrincipal {
   /** Union over the user's roles: what scope-auth checks field by field. */
   grants: Grants;
   actor: Actor;
+  /** The catalogue the user's role grants are read from (upstream scopes included). */
+  catalogue: PermissionCatalogue;
 }
 
-export function unionOfRoleGrants(roles: Iterable<Role>): Grants {
+export function unionOfRoleGrants(roles: Iterable<Role>, catalogue: PermissionCatalogue): Grants {
   const out = new Set<string>();
-  for (const role of roles) for (const p of roleGrants(role)) out.add(p);
+  for (const role of roles) for (const p of roleGrants(role, catalogue)) out.add(p);
   return out;
 }

@@ -24,7 +24,7 @@ export function grantsOn(principal: Principal, where: Tenancy): Grants | null {
     return principal.grants;
   }
   const role = principal.roles.get(where.account_id);
-  return role ? roleGrants(role) : null;
+  return role ? roleGrants(role, principal.catalogue) : null;
 }
 
 /** An environment the caller can reach, with the caller's grants in it; NOT_FOUND otherwise. */

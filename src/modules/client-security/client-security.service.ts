@@ -40,6 +40,29 @@ export function customerTokenOf(lines: HeaderLines): SentCustomerToken {
 const invalidToken = (message: string) => new KeygateError('INVALID_CUSTOMER_TOKEN', message);
 
 /**
+ * The customer a request's token was verified for (SPEC §5): null when none
+ * came and the environment does not enforce client-side security; throws
+ * INVALID_CUSTOMER_TOKEN for a token that does not verify, for two different
+ * tokens, and for a missing one under ENFORCED.
+ */
+export function verifiedCustomerOf(ctx: RequestContext, env: EnvironmentRow): string | null {
+  const token = ctx.customerToken;
+  if (token === CONFLICTING_CUSTOMER_TOKENS) {
+    throw invalidToken('Two different customer tokens were sent (X-Customer-Token, X-Customer-Key): send one.');
+  }
+  if (token === null) {
+    if (env.client_side_security === 'ENFORCED') {
+      throw invalidToken('This environment enforces client-side security: send an X-Customer-Token signed for this customer.');
+    }
+    return null;
+  }
+  const check = verifyCustomerToken(token, ctx.deps.secretBox.open(env.signing_secret_encrypted, env.id), ctx.clock.now());
+  if (!check.ok)
+    throw invalidToken(`The customer token is ${check.reason === 'expired' ? 'expired' : 'not valid for this environment'}.`);
+  return check.customerId;
+}
+
+/**
  * SPEC §5, in one place: a caller that reads customers only through the
  * client-safe scope (the publishable key) must show a customer token for
  * exactly this customer when the environment enforces client-side security;
@@ -54,20 +77,8 @@ export async function authorizeCustomerRead(
   customerId: string,
 ): Promise<void> {
   if (grants.has(P.customersRead)) return;
-  const token = ctx.customerToken;
-  if (token === CONFLICTING_CUSTOMER_TOKENS) {
-    throw invalidToken('Two different customer tokens were sent (X-Customer-Token, X-Customer-Key): send one.');
-  }
-  if (token === null) {
-    if (env.client_side_security === 'ENFORCED') {
-      throw invalidToken('This environment enforces client-side security: send an X-Customer-Token signed for this customer.');
-    }
-    return;
-  }
-  const check = verifyCustomerToken(token, ctx.deps.secretBox.open(env.signing_secret_encrypted, env.id), ctx.clock.now());
-  if (!check.ok)
-    throw invalidToken(`The customer token is ${check.reason === 'expired' ? 'expired' : 'not valid for this environment'}.`);
-  if (check.customerId !== customerId) throw invalidToken('The customer token was signed for another customer.');
+  const verified = verifiedCustomerOf(ctx, env);
+  if (verified !== null && verified !== customerId) throw invalidToken('The customer token was signed for another customer.');
 }
 
 /** setClientSideSecurity: owners and the full access key. */

@@ -48,7 +48,7 @@ export async function connectIntegration(
         now,
         createdDetails: {
           integration: input.type,
-          scopes: keyScopes({ type: 'INTEGRATION', scopes: null, integrationType: input.type }),
+          scopes: keyScopes({ type: 'INTEGRATION', scopes: null, integrationType: input.type }, ctx.deps.gateway.catalogue),
         },
       });
       const integration: IntegrationRow = {

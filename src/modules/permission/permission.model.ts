@@ -1,13 +1,6 @@
 import type { Role } from '../account/account.table.js';
 import type { ApiKeyType } from '../api-key/api-key.table.js';
-import {
-  BUILT_IN_CATALOGUE,
-  CAPABILITIES,
-  type CataloguePermission,
-  P,
-  type Permission,
-  type PermissionCatalogue,
-} from './permission.catalogue.js';
+import { CAPABILITIES, type CataloguePermission, P, type Permission, type PermissionCatalogue } from './permission.catalogue.js';
 
 /** What a principal may do: an expanded set of permissions and capabilities. */
 export type Grants = ReadonlySet<string>;
@@ -35,7 +28,7 @@ export type IntegrationType = keyof typeof INTEGRATION_SCOPES;
  * Adds what a permission implies: `x:write` ⇒ `x:read` ⇒ `x:read_public`
  * (where the catalogue knows one), for built-in and upstream resources alike.
  */
-export function expand(permissions: Iterable<string>, catalogue: PermissionCatalogue = BUILT_IN_CATALOGUE): Set<string> {
+export function expand(permissions: Iterable<string>, catalogue: PermissionCatalogue): Set<string> {
   const out = new Set<string>();
   for (const p of permissions) {
     out.add(p);
@@ -55,7 +48,7 @@ export function expand(permissions: Iterable<string>, catalogue: PermissionCatal
  */
 export function normaliseScopes(
   requested: readonly string[],
-  catalogue: PermissionCatalogue = BUILT_IN_CATALOGUE,
+  catalogue: PermissionCatalogue,
 ): { scopes?: string[]; unknown: string[]; duplicates: string[] } {
   const unknown = requested.filter((p) => !catalogue.has(p));
   const duplicates = requested.filter((p, i) => requested.indexOf(p) !== i);
@@ -69,7 +62,7 @@ const RESOURCE_WRITES = [P.customersWrite, P.subscriptionsWrite, P.couponsWrite]
 const roleGrantsOf = new WeakMap<PermissionCatalogue, Readonly<Record<Role, Grants>>>();
 
 /** Users' permissions by role (SPEC §4), within the accounts they belong to; computed once per catalogue. */
-export function roleGrants(role: Role, catalogue: PermissionCatalogue = BUILT_IN_CATALOGUE): Grants {
+export function roleGrants(role: Role, catalogue: PermissionCatalogue): Grants {
   let byRole = roleGrantsOf.get(catalogue);
   if (!byRole) {
     const reads = catalogue.definitions.filter((p) => p.access === 'READ').map((p) => p.name);
@@ -101,7 +94,7 @@ export interface KeyScopeSource {
  * access key's is the catalogue as it is now, so new permissions reach it
  * without a data change.
  */
-export function keyScopes(key: KeyScopeSource, catalogue: PermissionCatalogue = BUILT_IN_CATALOGUE): string[] {
+export function keyScopes(key: KeyScopeSource, catalogue: PermissionCatalogue): string[] {
   switch (key.type) {
     case 'FULL_ACCESS':
       return [...catalogue.names];
@@ -116,8 +109,10 @@ export function keyScopes(key: KeyScopeSource, catalogue: PermissionCatalogue = 
 }
 
 /** Everything a key may do: its scope, what it implies, and the capabilities of its type. */
-export function keyGrants(key: KeyScopeSource, catalogue: PermissionCatalogue = BUILT_IN_CATALOGUE): Grants {
-  const grants = expand(keyScopes(key, catalogue), catalogue);
+export function keyGrants(key: KeyScopeSource, catalogue: PermissionCatalogue): Grants {
+  // A stored scope the catalogue no longer has (an upstream dropped it) stays on the key but grants nothing.
+  const held = keyScopes(key, catalogue).filter((p) => catalogue.has(p) || catalogue.isPublicRead(p));
+  const grants = expand(held, catalogue);
   // Server-side keys see their environment; the publishable key reads only what SPEC §5 lists.
   if (key.type !== 'PUBLISHABLE') grants.add(P.environmentRead);
   if (key.type === 'FULL_ACCESS') grants.add(P.environmentManage);

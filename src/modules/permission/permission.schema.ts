@@ -1,6 +1,6 @@
 import { builder } from '../../builder.js';
 import { activity } from '../activity/activity.labels.js';
-import { BUILT_IN_CATALOGUE, type PermissionDefinition } from './permission.catalogue.js';
+import type { PermissionDefinition } from './permission.catalogue.js';
 import { authenticated } from './permission.guard.js';
 
 const PermissionRef = builder.objectRef<PermissionDefinition>('Permission').implement({
@@ -21,6 +21,6 @@ builder.queryField('permissions', (t) =>
     ...authenticated,
     type: [PermissionRef],
     description: 'The permission catalogue: every permission a scoped key can be given.',
-    resolve: () => BUILT_IN_CATALOGUE.definitions,
+    resolve: (_root, _args, ctx) => ctx.deps.gateway.catalogue.definitions,
   }),
 );

@@ -1,0 +1,193 @@
+import fs from 'node:fs';
+import { buildHTTPExecutor } from '@graphql-tools/executor-http';
+import type { GraphQLSchema } from 'graphql';
+import type { Logger } from 'pino';
+import type { RequestContext } from '../../context.js';
+import { BUILT_IN_CATALOGUE, PermissionCatalogue, type PermissionDefinition } from '../permission/permission.catalogue.js';
+import { buildGatewaySchema, type LoadedUpstream } from './gateway.schema.js';
+import type { IdentityTokens } from './identity.js';
+import { upstreamCallerOf } from './upstream.caller.js';
+import { readUpstreamsFile, type UpstreamConfig, type UpstreamsFile } from './upstream.config.js';
+import { upstreamFetch } from './upstream.fetch.js';
+import { applyDefaultDeny, type UpstreamRules, upstreamRules } from './upstream.permissions.js';
+import { buildUpstreamSchema, cleanUpstreamSdl, UpstreamSchemaError } from './upstream.sdl.js';
+
+/** What is served right now: one schema and the catalogue it was built with, swapped whole on reload. */
+export interface GatewayState {
+  schema: GraphQLSchema;
+  catalogue: PermissionCatalogue;
+  upstreams: readonly { name: string; rules: UpstreamRules }[];
+}
+
+const SDL_QUERY = '{ _service { sdl } }';
+
+/** Identity tokens per request and upstream: signed once, read by the executor's header function. */
+const tokens = new WeakMap<Request, Map<string, string>>();
+
+/** Every upstream's scopes joined to the built-in catalogue, each once. */
+function catalogueOf(rules: readonly UpstreamRules[]): PermissionCatalogue {
+  const seen = new Set(BUILT_IN_CATALOGUE.names);
+  const extension: PermissionDefinition[] = [];
+  for (const definition of rules.flatMap((r) => r.definitions)) {
+    if (seen.has(definition.name)) continue;
+    seen.add(definition.name);
+    extension.push(definition);
+  }
+  return new PermissionCatalogue(
+    extension,
+    rules.flatMap((r) => r.publicReads),
+  );
+}
+
+export interface GatewayOptions {
+  /** The `KEYGATE_UPSTREAMS` file; null serves Keygate's own schema alone. */
+  upstreamsFile: string | null;
+  local: GraphQLSchema;
+  identity: IdentityTokens | null;
+  logger: Logger;
+  /** Runs after a new catalogue takes effect (the key cache forgets grants computed with the old one). */
+  onCatalogueChange?: () => void;
+}
+
+/**
+ * Keygate as a gateway (SPEC §9): the upstreams of `KEYGATE_UPSTREAMS`, their
+ * SDL, the schema served with Keygate's own, and the permission catalogue
+ * their scopes join. `reload()` builds everything anew and swaps it in only
+ * when all of it worked; a failed reload keeps the last good state.
+ */
+export class Gateway {
+  #state: GatewayState;
+  #file: UpstreamsFile | null = null;
+  #reloading: Promise<boolean> | null = null;
+  #timers: NodeJS.Timeout[] = [];
+
+  constructor(private readonly options: GatewayOptions) {
+    this.#state = { schema: options.local, catalogue: BUILT_IN_CATALOGUE, upstreams: [] };
+  }
+
+  get schema(): GraphQLSchema {
+    return this.#state.schema;
+  }
+
+  get catalogue(): PermissionCatalogue {
+    return this.#state.catalogue;
+  }
+
+  get state(): GatewayState {
+    return this.#state;
+  }
+
+  /** Loads the upstreams for the first time; throws (naming file, upstream and field) when anything is wrong. */
+  async start(): Promise<void> {
+    if (!this.options.upstreamsFile) return;
+    this.#state = await this.build();
+    this.options.onCatalogueChange?.();
+    // One reload serves every upstream: it runs as often as the most eager one asks.
+    const periods = (this.#file?.upstreams ?? []).map((u) => u.reloadSeconds).filter((s) => s > 0);
+    if (periods.length) {
+      const seconds = Math.min(...periods);
+      const timer = setInterval(() => void this.reload(`every ${seconds}s`), seconds * 1000);
+      timer.unref();
+      this.#timers.push(timer);
+    }
+  }
+
+  /** Builds the state anew; swaps it in when it all worked, keeps the last good one otherwise. Resolves whether it changed. */
+  reload(reason: string): Promise<boolean> {
+    this.#reloading ??= (async () => {
+      try {
+        const next = await this.build();
+        const changed =
+          !sameCatalogue(next.catalogue, this.#state.catalogue) || next.upstreams.length !== this.#state.upstreams.length;
+        this.#state = next;
+        this.options.onCatalogueChange?.();
+        this.options.logger.info({ reason, upstreams: next.upstreams.map((u) => u.name) }, 'upstreams reloaded');
+        return changed;
+      } catch (error) {
+        this.options.logger.error({ reason, err: error }, 'upstream reload failed; serving the last good schema');
+        return false;
+      } finally {
+        this.#reloading = null;
+      }
+    })();
+    return this.#reloading;
+  }
+
+  private async build(): Promise<GatewayState> {
+    this.#file = readUpstreamsFile(this.options.upstreamsFile!);
+    const loaded = await Promise.all(this.#file.upstreams.map((u) => this.load(u)));
+    const schema = buildGatewaySchema(this.options.local, loaded);
+    return {
+      schema,
+      catalogue: catalogueOf(loaded.map((u) => u.rules)),
+      upstreams: loaded.map((u) => ({ name: u.name, rules: u.rules })),
+    };
+  }
+
+  private async load(upstream: UpstreamConfig): Promise<LoadedUpstream> {
+    const sdl = await this.sdlOf(upstream);
+    const schema = buildUpstreamSchema(upstream.name, applyDefaultDeny(upstream.name, cleanUpstreamSdl(upstream.name, sdl)));
+    const rules = upstreamRules(upstream.name, schema);
+    const forwarded = upstream.forwardHeaders;
+    const executor = buildHTTPExecutor({
+      endpoint: upstream.url,
+      fetch: upstreamFetch(upstream, this.options.logger),
+      deduplicateInflightRequests: false,
+      headers: (request) => {
+        const ctx = request?.context as RequestContext | undefined;
+        const headers: Record<string, string> = {};
+        if (!ctx) return headers;
+        for (const name of forwarded) {
+          const value = ctx.request.headers.get(name);
+          if (value !== null) headers[name] = value;
+        }
+        const token = tokens.get(ctx.request)?.get(upstream.name);
+        if (token) headers.authorization = `Bearer ${token}`;
+        return headers;
+      },
+    });
+    return {
+      name: upstream.name,
+      schema,
+      rules,
+      executor,
+      beforeSend: async (ctx) => {
+        let mine = tokens.get(ctx.request);
+        if (!mine) {
+          mine = new Map();
+          tokens.set(ctx.request, mine);
+        }
+        if (mine.has(upstream.name) || !this.options.identity) return;
+        const caller = await upstreamCallerOf(ctx);
+        mine.set(upstream.name, await this.options.identity.sign(upstream.name, { ...caller.claims, jti: ctx.requestId }));
+      },
+    };
+  }
+
+  /** The upstream's SDL: its file, or its Federation `_service { sdl }` within its timeout. */
+  private async sdlOf(upstream: UpstreamConfig): Promise<string> {
+    if (upstream.schema.kind === 'file') return fs.readFileSync(upstream.schema.path, 'utf8');
+    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
+    const response = await upstreamFetch(upstream, this.options.logger)(upstream.url, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ query: SDL_QUERY }),
+    });
+    const result = (await response.json()) as { data?: { _service?: { sdl?: unknown } } | null; errors?: { message: string }[] };
+    const sdl = result.data?._service?.sdl;
+    if (typeof sdl !== 'string') {
+      const why = result.errors?.[0]?.message ?? 'no _service.sdl in the answer';
+      throw new UpstreamSchemaError(`upstream "${upstream.name}": could not read its SDL through { _service { sdl } }: ${why}`);
+    }
+    return sdl;
+  }
+
+  close(): void {
+    for (const timer of this.#timers) clearInterval(timer);
+    this.#timers = [];
+  }
+}
+
+function sameCatalogue(a: PermissionCatalogue, b: PermissionCatalogue): boolean {
+  return a.names.length === b.names.length && a.names.every((n, i) => n === b.names[i]);
+}
