@@ -3,7 +3,8 @@ import { ViewerDocument } from '../../src/client/generated/graphql.js';
 import { changeKeys } from '../../src/modules/api-key/api-key.change.js';
 import { findKeysByIds } from '../../src/modules/api-key/api-key.repository.js';
 import { SYSTEM_ACTOR } from '../../src/modules/audit/actor.js';
-import { rememberSecrets, seedTenant, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
+import { seedTenant, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
+import { rememberSecrets } from '../harness/leak-scan.js';
 
 let t: TestKeygate;
 let tenant: Tenant;
