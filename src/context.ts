@@ -4,6 +4,7 @@ import type { Database } from './database/database.js';
 import type { Deps } from './deps.js';
 import { findAccountsByIds, findUsersByIds } from './modules/account/account.repository.js';
 import type { AccountRow, UserRow } from './modules/account/account.table.js';
+import type { ActivityPlaces } from './modules/activity/activity.places.js';
 import type { ApiKey } from './modules/api-key/api-key.model.js';
 import { findKeysByIds } from './modules/api-key/api-key.repository.js';
 import type { Principal } from './modules/auth/principal.js';
@@ -30,6 +31,10 @@ export interface RequestContext {
   db: Kysely<Database>;
   clock: Clock;
   loaders: Loaders;
+  /** Where each root field's call landed, recorded by the services (activity log). */
+  activityPlaces: ActivityPlaces;
+  /** The root field (response key) whose resolver holds this context; unset in nested fields. */
+  activityRoot?: string;
 }
 
 /** Keygate ids: a prefix and a ULID. Anything else cannot exist and is never sent to the database. */

@@ -2,6 +2,7 @@ import { GraphQLSchema, specifiedDirectives } from 'graphql';
 import { builder } from './builder.js';
 import './modules/common/common.schema.js';
 import './modules/permission/permission.schema.js';
+import { withActivityRoots } from './modules/activity/activity.places.js';
 import { AUTH_DIRECTIVES } from './modules/permission/permission.directives.js';
 import './modules/account/account.schema.js';
 import './modules/environment/environment.schema.js';
@@ -29,4 +30,4 @@ const built = builder.toSchema({
  * SDL conventions) takes an object type named `Subscription` as one, but ours
  * is a customer's billing subscription, an ordinary type.
  */
-export const schema: GraphQLSchema = new GraphQLSchema({ ...built.toConfig(), subscription: null });
+export const schema: GraphQLSchema = withActivityRoots(new GraphQLSchema({ ...built.toConfig(), subscription: null }));

@@ -110,6 +110,7 @@ export function createKeygateYoga(deps: Deps, options: KeygateYogaOptions): Keyg
       db: deps.db,
       clock: deps.clock,
       loaders: new Loaders(deps.db),
+      activityPlaces: new Map(),
     }),
     plugins: [
       useRequestId(),

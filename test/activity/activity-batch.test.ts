@@ -102,14 +102,14 @@ describe('ActivityRecorder', () => {
     try {
       const recorder = new ActivityRecorder(handle.db, { logger: pino({ level: 'silent' }) });
       const rows = [event(), { ...event(), field: 'poisoned' }, event()];
-      recorder.record(rows.map((row) => ({ row, locateBy: null, reachableAccounts: [] })));
+      recorder.record(rows);
       await recorder.flush();
       expect((await stored(rows.map((r) => r.id))).map((r) => r.id)).toEqual([rows[0]!.id, rows[2]!.id].sort());
       expect(recorder.refused).toBe(1);
       expect(recorder.depth).toBe(0);
       // Nothing is left to retry: a later batch is written at once.
       const later = event();
-      recorder.record([{ row: later, locateBy: null, reachableAccounts: [] }]);
+      recorder.record([later]);
       await recorder.flush();
       expect(await stored([later.id])).toHaveLength(1);
     } finally {
@@ -120,7 +120,7 @@ describe('ActivityRecorder', () => {
   it('close() waits for a batch already being written, so nothing in flight is lost at shutdown', async () => {
     const recorder = new ActivityRecorder(handle.db, { logger: pino({ level: 'silent' }) });
     const rows = Array.from({ length: 50 }, event);
-    recorder.record(rows.map((row) => ({ row, locateBy: null, reachableAccounts: [] })));
+    recorder.record(rows);
     void recorder.flush();
     // The batch has left the queue and is on its way to the database.
     while (recorder.depth > 0) await new Promise((resolve) => setImmediate(resolve));

@@ -4,7 +4,6 @@ import {
   GraphQLError,
   type GraphQLObjectType,
   type GraphQLSchema,
-  getArgumentValues,
   getOperationAST,
   Kind,
   type OperationDefinitionNode,
@@ -18,11 +17,11 @@ import type { Metrics } from '../../plugins/metrics.js';
 import { requestIdOf } from '../../plugins/request-id.js';
 import type { Clock } from '../../shared/clock.js';
 import { newId } from '../../shared/ids.js';
-import { isKeygateId } from '../../shared/validation.js';
 import type { Principal } from '../auth/principal.js';
 import { activityLabel, UNKNOWN_FIELD } from './activity.labels.js';
-import type { ActivityRecorder, PendingActivity } from './activity.recorder.js';
-import type { ActivityOutcome } from './activity.table.js';
+import type { ActivityPlaces } from './activity.places.js';
+import type { ActivityRecorder } from './activity.recorder.js';
+import type { ActivityEventRow, ActivityOutcome } from './activity.table.js';
 
 const DENIAL_CODES = new Set(['FORBIDDEN', 'INVALID_CUSTOMER_TOKEN', 'UNAUTHENTICATED']);
 
@@ -64,16 +63,6 @@ function outcomeOf(
   if (!error) return { outcome: 'SUCCESS', errorCode: null };
   const code = String(error.extensions?.code ?? 'INTERNAL');
   return { outcome: DENIAL_CODES.has(code) ? 'DENIED' : 'ERROR', errorCode: code };
-}
-
-/** The id of the place a user's call concerns, from its arguments. */
-function locator(args: Record<string, unknown>): string | null {
-  const input = (args.input ?? {}) as Record<string, unknown>;
-  for (const value of [args.environmentId, input.environmentId, args.id, input.id]) {
-    // Only a well-formed id is looked up: anything else names nothing and must not reach the database.
-    if (typeof value === 'string' && isKeygateId(value)) return value;
-  }
-  return null;
 }
 
 /** What the activity log needs from an operation: its type, root type and root fields. */
@@ -132,7 +121,8 @@ interface Call {
   errors: readonly GraphQLError[];
   /** True when the response carries no data (the operation failed as a whole). */
   failed: boolean;
-  variables: Record<string, unknown> | null | undefined;
+  /** Where each root field's service landed (user calls); none for operations refused before execution. */
+  places: ActivityPlaces | null;
   /** Refused before execution (validation): the document may name fields the schema lacks. */
   refused: boolean;
 }
@@ -146,38 +136,36 @@ interface Call {
  * root field the schema knows.
  */
 export function useActivityLog(recorder: ActivityRecorder, clock: Clock, metrics?: Metrics): Plugin<RequestContext> {
-  function record({ principal, requestId, startedAt, shape, errors, failed, variables, refused }: Call): void {
+  function record({ principal, requestId, startedAt, shape, errors, failed, places, refused }: Call): void {
     const key = principal.kind === 'API_KEY' ? principal.key : null;
     const createdAt = startedAt.toISOString();
     // A refused document is one event, whatever it names: invented names never become rows or labels.
     const nodes: readonly (FieldNode | null)[] = refused ? [shape.knownField] : shape.fields;
-    const events: PendingActivity[] = nodes.map((node) => {
+    const events: ActivityEventRow[] = nodes.map((node) => {
       const field = node?.name.value ?? UNKNOWN_FIELD;
-      const { outcome, errorCode } = outcomeOf(errors, node?.alias?.value ?? field, failed);
+      const responseKey = node?.alias?.value ?? field;
+      const { outcome, errorCode } = outcomeOf(errors, responseKey, failed);
+      // A key's environment is its own; a user's call lands where its service reached (SPEC §3).
+      const place = key ? null : places?.get(responseKey);
       return {
-        row: {
-          id: newId('act'),
-          account_id: key?.accountId ?? null,
-          environment_id: key?.environmentId ?? null,
-          action: activityLabel(field, shape.rootType?.getFields()[field]),
-          field,
-          operation_type: shape.operation,
-          outcome,
-          error_code: errorCode,
-          actor_type: principal.actor.type,
-          actor_id: principal.actor.id,
-          actor_name: principal.actor.displayName,
-          api_key_id: key?.id ?? null,
-          request_id: requestId,
-          created_at: createdAt,
-        },
-        // A key's environment is known; a user's call is placed by the object it names.
-        locateBy: key || !node || !shape.rootType ? null : locator(argumentsOf(shape.rootType, node, variables)),
-        reachableAccounts: principal.kind === 'USER' ? [...principal.roles.keys()] : [],
+        id: newId('act'),
+        account_id: key?.accountId ?? place?.accountId ?? null,
+        environment_id: key?.environmentId ?? place?.environmentId ?? null,
+        action: activityLabel(field, shape.rootType?.getFields()[field]),
+        field,
+        operation_type: shape.operation,
+        outcome,
+        error_code: errorCode,
+        actor_type: principal.actor.type,
+        actor_id: principal.actor.id,
+        actor_name: principal.actor.displayName,
+        api_key_id: key?.id ?? null,
+        request_id: requestId,
+        created_at: createdAt,
       };
     });
     recorder.record(events);
-    for (const { row } of events) metrics?.operations.inc({ operation: row.field, outcome: row.outcome });
+    for (const row of events) metrics?.operations.inc({ operation: row.field, outcome: row.outcome });
   }
 
   return {
@@ -190,8 +178,16 @@ export function useActivityLog(recorder: ActivityRecorder, clock: Clock, metrics
         const shape = principal && shapeOf(params.documentAST, request_params?.operationName, params.schema);
         if (!request || !principal || !shape) return;
         const errors = result.map((e) => withoutPath(e));
-        const variables = request_params?.variables ?? null;
-        record({ principal, requestId: requestIdOf(request), startedAt, shape, errors, failed: true, variables, refused: true });
+        record({
+          principal,
+          requestId: requestIdOf(request),
+          startedAt,
+          shape,
+          errors,
+          failed: true,
+          places: null,
+          refused: true,
+        });
       };
     },
     onExecute({ args }) {
@@ -205,7 +201,7 @@ export function useActivityLog(recorder: ActivityRecorder, clock: Clock, metrics
           const errors = result.errors ?? [];
           const failed = errors.length > 0 && (result.data === null || result.data === undefined);
           const { principal, requestId } = ctx;
-          record({ principal, requestId, startedAt, shape, errors, failed, variables: args.variableValues, refused: false });
+          record({ principal, requestId, startedAt, shape, errors, failed, places: ctx.activityPlaces, refused: false });
         },
       };
     },
@@ -215,18 +211,3 @@ export function useActivityLog(recorder: ActivityRecorder, clock: Clock, metrics
 /** Validation errors concern the document, not a response path: they fail every root field. */
 const withoutPath = (error: GraphQLError): GraphQLError =>
   error.path?.length ? new GraphQLError(error.message, { extensions: error.extensions }) : error;
-
-function argumentsOf(
-  rootType: GraphQLObjectType,
-  node: FieldNode,
-  variables: Record<string, unknown> | null | undefined,
-): Record<string, unknown> {
-  const definition = rootType.getFields()[node.name.value];
-  if (!definition) return {};
-  try {
-    return getArgumentValues(definition, node, variables ?? {});
-  } catch {
-    // Invalid arguments: the call failed; its place stays unknown.
-    return {};
-  }
-}

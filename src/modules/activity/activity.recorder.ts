@@ -2,17 +2,8 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../../database/database.js';
 import { isDatabaseUnavailable } from '../../database/errors.js';
-import { environmentsOfObjects, insertActivityEvents } from './activity.repository.js';
+import { insertActivityEvents } from './activity.repository.js';
 import type { ActivityEventRow } from './activity.table.js';
-
-/** An event as the request saw it; the environment may still be known only by an object id. */
-export interface PendingActivity {
-  row: ActivityEventRow;
-  /** An object id from the call's arguments whose environment the event belongs to (user calls). */
-  locateBy: string | null;
-  /** Accounts the caller belongs to: an event is placed only in a place the caller can reach. */
-  reachableAccounts: readonly string[];
-}
 
 export interface ActivityRecorderOptions {
   /** Write when this many events are waiting (default 200). */
@@ -33,7 +24,7 @@ export interface ActivityRecorderOptions {
  * `close()` writes everything still waiting (graceful shutdown).
  */
 export class ActivityRecorder {
-  private queue: PendingActivity[] = [];
+  private queue: ActivityEventRow[] = [];
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> = Promise.resolve();
   private failures = 0;
@@ -51,7 +42,7 @@ export class ActivityRecorder {
     return this.queue.length;
   }
 
-  record(events: readonly PendingActivity[]): void {
+  record(events: readonly ActivityEventRow[]): void {
     if (events.length === 0) return;
     this.queue.push(...events);
     const overflow = this.queue.length - (this.options.maxQueued ?? 100_000);
@@ -86,7 +77,7 @@ export class ActivityRecorder {
     if (batch.length === 0) return;
     this.queue = [];
     try {
-      await insertActivityEvents(this.db, await this.place(batch));
+      await insertActivityEvents(this.db, batch);
       this.failures = 0;
     } catch (err) {
       if (isDatabaseUnavailable(err)) return this.retryLater(batch, err);
@@ -95,38 +86,27 @@ export class ActivityRecorder {
     }
   }
 
-  private retryLater(events: PendingActivity[], err: unknown): void {
+  private retryLater(events: ActivityEventRow[], err: unknown): void {
     this.queue = events.concat(this.queue);
     this.failures++;
     this.options.logger.warn({ err, waiting: this.queue.length }, 'could not write activity events; will retry');
     this.schedule(Math.min(30_000, 250 * 2 ** Math.min(this.failures, 7)));
   }
 
-  private async writeOneByOne(batch: PendingActivity[]): Promise<void> {
+  private async writeOneByOne(batch: ActivityEventRow[]): Promise<void> {
     for (const [i, event] of batch.entries()) {
       try {
-        await insertActivityEvents(this.db, await this.place([event]));
+        await insertActivityEvents(this.db, [event]);
       } catch (err) {
         if (isDatabaseUnavailable(err)) return this.retryLater(batch.slice(i), err);
         this.refused++;
         this.options.logger.error(
-          { err, field: event.row.field, requestId: event.row.request_id },
+          { err, field: event.field, requestId: event.request_id },
           'the database refused an activity event; it is dropped',
         );
       }
     }
     this.failures = 0;
-  }
-
-  /** Fills in the environment of events known only by an object id, within the caller's accounts. */
-  private async place(batch: readonly PendingActivity[]): Promise<ActivityEventRow[]> {
-    const ids = [...new Set(batch.flatMap((e) => (e.row.environment_id || !e.locateBy ? [] : [e.locateBy])))];
-    const places = ids.length ? await environmentsOfObjects(this.db, ids) : new Map();
-    return batch.map(({ row, locateBy, reachableAccounts }) => {
-      const place = !row.environment_id && locateBy ? places.get(locateBy) : undefined;
-      if (!place || !reachableAccounts.includes(place.account_id)) return row;
-      return { ...row, account_id: place.account_id, environment_id: place.environment_id };
-    });
   }
 
   /** Graceful shutdown: keep writing until nothing waits (bounded attempts). */

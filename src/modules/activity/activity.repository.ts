@@ -106,38 +106,3 @@ export function listActivityEvents(db: Db, filter: ActivityFilter, page: PageReq
 export function countActivityEvents(db: Db, filter: ActivityFilter): Promise<number> {
   return countRows(filtered(db, filter));
 }
-
-/** Where objects named by id live, for calls whose environment is known only by an id argument. */
-export async function environmentsOfObjects(
-  db: Db,
-  ids: readonly string[],
-): Promise<Map<string, { account_id: string; environment_id: string | null }>> {
-  const out = new Map<string, { account_id: string; environment_id: string | null }>();
-  const byTable = {
-    env: ids.filter((id) => id.startsWith('env_')),
-    key: ids.filter((id) => id.startsWith('key_')),
-    sub: ids.filter((id) => id.startsWith('sub_')),
-    int: ids.filter((id) => id.startsWith('int_')),
-  };
-  if (byTable.env.length) {
-    for (const r of await db.selectFrom('environments').select(['id', 'account_id']).where('id', 'in', byTable.env).execute()) {
-      out.set(r.id, { account_id: r.account_id, environment_id: r.id });
-    }
-  }
-  for (const [prefix, table] of [
-    ['key', 'api_keys'],
-    ['sub', 'subscriptions'],
-    ['int', 'integrations'],
-  ] as const) {
-    const wanted = byTable[prefix];
-    if (!wanted.length) continue;
-    for (const r of await db
-      .selectFrom(table)
-      .select(['id', 'account_id', 'environment_id'])
-      .where('id', 'in', wanted)
-      .execute()) {
-      out.set(r.id, { account_id: r.account_id, environment_id: r.environment_id });
-    }
-  }
-  return out;
-}

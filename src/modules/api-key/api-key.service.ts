@@ -3,7 +3,7 @@ import { notFound } from '../../shared/errors.js';
 import { type Page, type PageArgs, pageRequest, toPage } from '../../shared/pagination.js';
 import { countKeyEvents, listKeyEvents } from '../audit/key-audit.repository.js';
 import type { KeyAuditEventRow } from '../audit/key-audit.table.js';
-import { grantsOn, resolveEnvironment } from '../auth/tenancy.js';
+import { reach, resolveEnvironment } from '../auth/tenancy.js';
 import { assertGranted } from '../permission/permission.assert.js';
 import { P } from '../permission/permission.catalogue.js';
 import { type Grants, needs } from '../permission/permission.model.js';
@@ -35,7 +35,7 @@ export const DEFAULT_KEY_NAMES = {
  */
 export async function reachKey(ctx: RequestContext, id: string): Promise<{ key: ApiKey; grants: Grants }> {
   const key = await ctx.loaders.apiKey.load(id);
-  const grants = key ? grantsOn(ctx.principal, { account_id: key.accountId, environment_id: key.environmentId }) : null;
+  const grants = key ? reach(ctx, { account_id: key.accountId, environment_id: key.environmentId }) : null;
   if (!key || !grants) throw notFound('API key');
   return { key, grants };
 }

@@ -1,5 +1,6 @@
 import type { RequestContext } from '../../context.js';
 import { badInput, notFound } from '../../shared/errors.js';
+import { recordPlace } from '../activity/activity.places.js';
 import type { EnvironmentRow } from '../environment/environment.table.js';
 import { type Grants, roleGrants } from '../permission/permission.model.js';
 import type { Principal } from './principal.js';
@@ -27,10 +28,21 @@ export function grantsOn(principal: Principal, where: Tenancy): Grants | null {
   return role ? roleGrants(role, principal.catalogue) : null;
 }
 
+/**
+ * The caller's grants on a resource it reached, or null when it is out of
+ * reach; a reached environment is where the call's activity event lands.
+ */
+export function reach(ctx: RequestContext, where: Tenancy): Grants | null {
+  const grants = grantsOn(ctx.principal, where);
+  if (grants && where.environment_id !== undefined)
+    recordPlace(ctx, { accountId: where.account_id, environmentId: where.environment_id });
+  return grants;
+}
+
 /** An environment the caller can reach, with the caller's grants in it; NOT_FOUND otherwise. */
 export async function reachEnvironment(ctx: RequestContext, id: string): Promise<{ env: EnvironmentRow; grants: Grants }> {
   const env = await ctx.loaders.environment.load(id);
-  const grants = env ? grantsOn(ctx.principal, { account_id: env.account_id, environment_id: env.id }) : null;
+  const grants = env ? reach(ctx, { account_id: env.account_id, environment_id: env.id }) : null;
   if (!env || !grants) throw notFound('Environment');
   return { env, grants };
 }

@@ -4,7 +4,7 @@ import { conflict, notFound } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import { changeKeys, type IssuedKey } from '../api-key/api-key.change.js';
 import { findLiveKeyIdsOfIntegration } from '../api-key/api-key.repository.js';
-import { grantsOn, resolveEnvironment } from '../auth/tenancy.js';
+import { reach, resolveEnvironment } from '../auth/tenancy.js';
 import { ENVIRONMENT_NEEDS } from '../environment/environment.service.js';
 import { assertGranted } from '../permission/permission.assert.js';
 import { type IntegrationType, keyScopes } from '../permission/permission.model.js';
@@ -77,7 +77,7 @@ export async function connectIntegration(
  */
 export async function disconnectIntegration(ctx: RequestContext, input: { id: string }): Promise<{ id: string }> {
   const integration = await ctx.loaders.integration.load(input.id);
-  const grants = integration && !integration.disconnected_at ? grantsOn(ctx.principal, integration) : null;
+  const grants = integration && !integration.disconnected_at ? reach(ctx, integration) : null;
   if (!integration || !grants) throw notFound('Integration');
   assertGranted(grants, ENVIRONMENT_NEEDS.manage);
   const now = ctx.clock.now();

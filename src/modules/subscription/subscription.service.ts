@@ -2,7 +2,7 @@ import type { RequestContext } from '../../context.js';
 import { conflict, notFound } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import { requireIdentifier } from '../../shared/validation.js';
-import { grantsOn, resolveEnvironment } from '../auth/tenancy.js';
+import { reach, resolveEnvironment } from '../auth/tenancy.js';
 import { customerForWrite } from '../customer/customer.service.js';
 import { assertGranted } from '../permission/permission.assert.js';
 import { P } from '../permission/permission.catalogue.js';
@@ -47,7 +47,7 @@ export async function createSubscription(
 /** cancelSubscription: CONFLICT when it is already canceled. */
 export async function cancelSubscription(ctx: RequestContext, input: { id: string }): Promise<SubscriptionRow> {
   const subscription = await ctx.loaders.subscription.load(input.id);
-  const grants = subscription ? grantsOn(ctx.principal, subscription) : null;
+  const grants = subscription ? reach(ctx, subscription) : null;
   if (!subscription || !grants) throw notFound('Subscription');
   assertGranted(grants, SUBSCRIPTION_NEEDS.write);
   const at = ctx.clock.now().toISOString();
