@@ -15,6 +15,7 @@ import {
   parseRole,
 } from './modules/account/account.service.js';
 import { findEnvironmentsByIds } from './modules/environment/environment.repository.js';
+import { checkUpstreams } from './modules/gateway/gateway.js';
 import { startServer } from './server.js';
 import { parseDuration } from './shared/duration.js';
 import { tuneHeap } from './shared/heap.js';
@@ -37,9 +38,11 @@ Commands:
   sign-customer-token --environment ID --customer ID [--expires-in DURATION]
                                  Sign an X-Customer-Token with the environment's signing secret
                                  (platform form without --expires-in; expiring form with it).
+  upstream check [--file PATH]   Load the upstreams file ($KEYGATE_UPSTREAMS), fetch every SDL, print
+                                 the scopes each upstream adds and any collision; exit 1 on problems.
 
 Environment: DATABASE_URL, PORT, HOST, KEYGATE_MASTER_KEY, KEYGATE_SESSION_SECRET,
-KEYGATE_DATA_DIR, LOG_LEVEL (see README).`;
+KEYGATE_DATA_DIR, KEYGATE_UPSTREAMS, KEYGATE_IDENTITY_KEY, LOG_LEVEL (see README).`;
 
 const DEFAULT_TOKEN_TTL = 24 * 3600;
 
@@ -60,7 +63,8 @@ function required(values: Record<string, unknown>, name: string): string {
 
 /** Keygate for one command; logs go to stderr so stdout carries only the command's output. */
 async function open(config: Config): Promise<Keygate> {
-  const keygate = await createKeygate({ config, logDestination: pino.destination(2) });
+  // Commands other than serve manage accounts and keys: they need no upstream.
+  const keygate = await createKeygate({ config: { ...config, upstreamsFile: null }, logDestination: pino.destination(2) });
   for (const notice of config.notices) keygate.deps.logger.warn(notice);
   return keygate;
 }
@@ -122,6 +126,8 @@ async function serve(config: Config, demo: boolean): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  // Upstreams' SDL anew without a restart; a failed reload keeps the last good schema (and says so in the log).
+  process.on('SIGHUP', () => void keygate.deps.gateway.reload('SIGHUP'));
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -141,6 +147,7 @@ export async function main(argv: string[]): Promise<void> {
       environment: { type: 'string' },
       customer: { type: 'string' },
       'expires-in': { type: 'string' },
+      file: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -152,6 +159,7 @@ export async function main(argv: string[]): Promise<void> {
     console.log(versionLine());
     return;
   }
+  if (command === 'upstream') return upstreamCommand(positionals, values.file);
   const config = loadConfig();
 
   switch (command) {
@@ -230,6 +238,29 @@ export async function main(argv: string[]): Promise<void> {
     default:
       throw new UsageError(`Unknown command "${command}".\n\n${USAGE}`);
   }
+}
+
+/** `keygate upstream check`: what a start would load, reported upstream by upstream; exit 1 on any problem. */
+async function upstreamCommand(positionals: string[], fileOption: string | undefined): Promise<void> {
+  if (positionals[0] !== 'check') throw new UsageError('Usage: keygate upstream check [--file PATH]');
+  const file = fileOption ?? process.env.KEYGATE_UPSTREAMS;
+  if (!file) throw new UsageError('Name the upstreams file: --file PATH or KEYGATE_UPSTREAMS.');
+  const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
+  const { schema } = await import('./schema.js');
+  const report = await checkUpstreams(file, schema, logger);
+  console.log(`Upstreams file ${report.file}`);
+  for (const u of report.upstreams) {
+    if (u.error) {
+      console.log(`\n✗ ${u.name}: ${u.error}`);
+      continue;
+    }
+    console.log(`\n✓ ${u.name}: ${u.rootFields.length} root field${u.rootFields.length === 1 ? '' : 's'}`);
+    for (const scope of u.scopes) console.log(`    ${scope.name.padEnd(32)} ${scope.access.padEnd(5)} ${scope.description}`);
+  }
+  if (report.collision) console.log(`\n✗ collision: ${report.collision}`);
+  const problems = report.upstreams.filter((u) => u.error).length + (report.collision ? 1 : 0);
+  console.log(problems ? `\n${problems} problem${problems === 1 ? '' : 's'}.` : '\nNo problems.');
+  if (problems) process.exitCode = 1;
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

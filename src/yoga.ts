@@ -11,6 +11,7 @@ import type { Deps } from './deps.js';
 import { useActivityLog } from './modules/activity/activity.plugin.js';
 import type { Principal } from './modules/auth/principal.js';
 import { customerTokenOf } from './modules/client-security/client-security.service.js';
+import { useGatewayEndpoints } from './modules/gateway/gateway.plugin.js';
 import { asValidationErrors } from './plugins/armor.js';
 import { useErrorPolicy } from './plugins/error-policy.js';
 import { useFieldSuggestionsHiddenFor } from './plugins/field-suggestions.js';
@@ -114,6 +115,7 @@ export function createKeygateYoga(deps: Deps, options: KeygateYogaOptions): Keyg
     }),
     plugins: [
       useRequestId(),
+      useGatewayEndpoints(deps),
       useNoStore(GRAPHQL_ENDPOINT),
       useOperations(deps, metrics, { graphqlEndpoint: GRAPHQL_ENDPOINT, metricsToken: options.metricsToken }),
       // Before the gatekeeper: the page is public (every query it sends is authenticated).

@@ -4,7 +4,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../../context.js';
 import { BUILT_IN_CATALOGUE, PermissionCatalogue, type PermissionDefinition } from '../permission/permission.catalogue.js';
-import { buildGatewaySchema, type LoadedUpstream } from './gateway.schema.js';
+import { assertNoCollisions, buildGatewaySchema, type LoadedUpstream } from './gateway.schema.js';
 import type { IdentityTokens } from './identity.js';
 import { upstreamCallerOf } from './upstream.caller.js';
 import { readUpstreamsFile, type UpstreamConfig, type UpstreamsFile } from './upstream.config.js';
@@ -73,6 +73,11 @@ export class Gateway {
     return this.#state.catalogue;
   }
 
+  /** Signs identity tokens and serves their public keys; null without upstreams. */
+  get identity(): IdentityTokens | null {
+    return this.options.identity;
+  }
+
   get state(): GatewayState {
     return this.#state;
   }
@@ -125,9 +130,7 @@ export class Gateway {
   }
 
   private async load(upstream: UpstreamConfig): Promise<LoadedUpstream> {
-    const sdl = await this.sdlOf(upstream);
-    const schema = buildUpstreamSchema(upstream.name, applyDefaultDeny(upstream.name, cleanUpstreamSdl(upstream.name, sdl)));
-    const rules = upstreamRules(upstream.name, schema);
+    const { schema, rules } = await readUpstream(upstream, this.options.logger);
     const forwarded = upstream.forwardHeaders;
     const executor = buildHTTPExecutor({
       endpoint: upstream.url,
@@ -164,24 +167,6 @@ export class Gateway {
     };
   }
 
-  /** The upstream's SDL: its file, or its Federation `_service { sdl }` within its timeout. */
-  private async sdlOf(upstream: UpstreamConfig): Promise<string> {
-    if (upstream.schema.kind === 'file') return fs.readFileSync(upstream.schema.path, 'utf8');
-    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
-    const response = await upstreamFetch(upstream, this.options.logger)(upstream.url, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ query: SDL_QUERY }),
-    });
-    const result = (await response.json()) as { data?: { _service?: { sdl?: unknown } } | null; errors?: { message: string }[] };
-    const sdl = result.data?._service?.sdl;
-    if (typeof sdl !== 'string') {
-      const why = result.errors?.[0]?.message ?? 'no _service.sdl in the answer';
-      throw new UpstreamSchemaError(`upstream "${upstream.name}": could not read its SDL through { _service { sdl } }: ${why}`);
-    }
-    return sdl;
-  }
-
   close(): void {
     for (const timer of this.#timers) clearInterval(timer);
     this.#timers = [];
@@ -190,4 +175,71 @@ export class Gateway {
 
 function sameCatalogue(a: PermissionCatalogue, b: PermissionCatalogue): boolean {
   return a.names.length === b.names.length && a.names.every((n, i) => n === b.names[i]);
+}
+
+/** The upstream's SDL: its file, or its Federation `_service { sdl }` within its timeout. */
+async function sdlOf(upstream: UpstreamConfig, logger: Logger): Promise<string> {
+  if (upstream.schema.kind === 'file') return fs.readFileSync(upstream.schema.path, 'utf8');
+  const response = await upstreamFetch(upstream, logger)(upstream.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify({ query: SDL_QUERY }),
+  });
+  const result = (await response.json()) as { data?: { _service?: { sdl?: unknown } } | null; errors?: { message: string }[] };
+  const sdl = result.data?._service?.sdl;
+  if (typeof sdl !== 'string') {
+    const why = result.errors?.[0]?.message ?? 'no _service.sdl in the answer';
+    throw new UpstreamSchemaError(`upstream "${upstream.name}": could not read its SDL through { _service { sdl } }: ${why}`);
+  }
+  return sdl;
+}
+
+/** One upstream's schema as Keygate serves it, and the rules its SDL declares. */
+export async function readUpstream(
+  upstream: UpstreamConfig,
+  logger: Logger,
+): Promise<{ schema: GraphQLSchema; rules: UpstreamRules }> {
+  const sdl = await sdlOf(upstream, logger);
+  const schema = buildUpstreamSchema(upstream.name, applyDefaultDeny(upstream.name, cleanUpstreamSdl(upstream.name, sdl)));
+  return { schema, rules: upstreamRules(upstream.name, schema) };
+}
+
+/** What `keygate upstream check` reports: per upstream its root fields and scopes, or what is wrong. */
+export interface UpstreamCheck {
+  file: string;
+  upstreams: { name: string; error: string | null; rootFields: string[]; scopes: readonly PermissionDefinition[] }[];
+  collision: string | null;
+}
+
+/** Loads the file and every upstream's SDL, as a start would, and reports instead of throwing. */
+export async function checkUpstreams(file: string, local: GraphQLSchema, logger: Logger): Promise<UpstreamCheck> {
+  const config = readUpstreamsFile(file);
+  const read = await Promise.all(
+    config.upstreams.map(async (u) => {
+      try {
+        return { config: u, ...(await readUpstream(u, logger)), error: null };
+      } catch (error) {
+        return { config: u, schema: null, rules: null, error: (error as Error).message };
+      }
+    }),
+  );
+  let collision: string | null = null;
+  try {
+    assertNoCollisions([
+      { name: 'Keygate', schema: local },
+      ...read.flatMap((r) => (r.schema ? [{ name: `upstream "${r.config.name}"`, schema: r.schema }] : [])),
+    ]);
+  } catch (error) {
+    collision = (error as Error).message;
+  }
+  return {
+    file: config.file,
+    upstreams: read.map((r) => ({
+      name: r.config.name,
+      error: r.error,
+      rootFields: r.rules ? [...r.rules.fields.keys()].filter((c) => c.startsWith('Query.') || c.startsWith('Mutation.')) : [],
+      scopes: r.rules?.definitions ?? [],
+    })),
+    collision,
+  };
 }
