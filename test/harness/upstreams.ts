@@ -25,7 +25,7 @@ export interface TestUpstream {
   close(): Promise<void>;
 }
 
-type Resolvers = Record<string, Record<string, unknown>>;
+export type Resolvers = Record<string, Record<string, unknown>>;
 
 function listen(server: Server): Promise<string> {
   return new Promise((resolve) =>
@@ -66,14 +66,25 @@ function record(received: Received[], headers: IncomingHttpHeaders, body: unknow
  * A GraphQL Yoga upstream serving `sdl` (which carries `@requiresScopes`),
  * with the Federation `_service { sdl }` field Keygate reads it through.
  */
-export async function startYogaUpstream(name: string, sdl: string, resolvers: Resolvers): Promise<TestUpstream> {
+export async function startYogaUpstream(name: string, sdl: string | (() => string), resolvers: Resolvers): Promise<TestUpstream> {
   const received: Received[] = [];
+  const sdlNow = typeof sdl === 'string' ? () => sdl : sdl;
+  // A schema per SDL text: a test may change what the running upstream serves (reload tests).
+  const schemas = new Map<string, ReturnType<typeof createSchema>>();
+  const schemaFor = (text: string) => {
+    let schema = schemas.get(text);
+    if (!schema) {
+      schema = createSchema({
+        typeDefs: `${text}\nextend type Query { _service: _Service! }\ntype _Service { sdl: String }`,
+        resolvers: { ...resolvers, Query: { ...resolvers.Query, _service: () => ({ sdl: text }) } },
+      });
+      schemas.set(text, schema);
+    }
+    return schema;
+  };
   const yoga = createYoga({
     logging: false,
-    schema: createSchema({
-      typeDefs: `${sdl}\nextend type Query { _service: _Service! }\ntype _Service { sdl: String }`,
-      resolvers: { ...resolvers, Query: { ...resolvers.Query, _service: () => ({ sdl }) } },
-    }),
+    schema: () => schemaFor(sdlNow()),
     plugins: [
       {
         onParams({ params, request }) {

@@ -15,8 +15,7 @@ export type ActivityPlaces = Map<string, ActivityPlace>;
  * reached (the tenancy helpers call this after their check passed). The
  * first place a root field reaches is where its event lands.
  */
-export function recordPlace(ctx: RequestContext, place: ActivityPlace): void {
-  const root = ctx.activityRoot;
+export function recordPlace(ctx: RequestContext, place: ActivityPlace, root = ctx.activityRoot): void {
   if (root !== undefined && !ctx.activityPlaces.has(root)) ctx.activityPlaces.set(root, place);
 }
 

@@ -22,6 +22,7 @@ import {
 } from 'graphql';
 import type { RequestContext } from '../../context.js';
 import { missingPermission } from '../../shared/errors.js';
+import { recordPlace } from '../activity/activity.places.js';
 import { missingFor, type Requirement, satisfies } from '../permission/permission.model.js';
 import { settledCallerOf, upstreamCallerOf } from './upstream.caller.js';
 import type { UpstreamRules } from './upstream.permissions.js';
@@ -157,6 +158,11 @@ function guardFields(schema: GraphQLSchema, upstream: LoadedUpstream): void {
     if ((ROOTS as readonly string[]).includes(typeName)) {
       field.resolve = async (source, args, ctx: RequestContext, info) => {
         const caller = await upstreamCallerOf(ctx);
+        recordPlace(
+          ctx,
+          { accountId: caller.claims.kg_account, environmentId: caller.claims.kg_environment },
+          String(info.path.key),
+        );
         if (!satisfies(caller.grants, requirement)) throw denied(requirement, caller.grants);
         await upstream.beforeSend(ctx);
         return resolve(source, args, ctx, info);

@@ -96,11 +96,14 @@ export class PermissionCatalogue {
   readonly names: readonly string[];
   /** `<resource>:read_public` names: the publishable key's scope, implied by `<resource>:read`. */
   readonly publicReads: readonly string[];
+  /** The permissions upstream services add: every member holds them (SPEC §9). */
+  readonly extensionNames: readonly string[];
   readonly #names: ReadonlySet<string>;
   readonly #publicReads: ReadonlySet<string>;
 
   constructor(extension: readonly PermissionDefinition[] = [], extensionPublicReads: readonly string[] = []) {
     this.definitions = [...BUILT_IN, ...extension];
+    this.extensionNames = extension.map((p) => p.name);
     this.names = this.definitions.map((p) => p.name);
     this.#names = new Set(this.names);
     this.publicReads = [...new Set([...CLIENT_READS, ...extensionPublicReads])];

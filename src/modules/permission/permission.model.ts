@@ -68,7 +68,8 @@ export function roleGrants(role: Role, catalogue: PermissionCatalogue): Grants {
     const reads = catalogue.definitions.filter((p) => p.access === 'READ').map((p) => p.name);
     byRole = {
       OWNER: expand([...catalogue.names, ...CAPABILITIES], catalogue),
-      MEMBER: expand([...reads, ...RESOURCE_WRITES, P.environmentRead], catalogue),
+      // Members write the built-in resources and every upstream's; read-only users read everything.
+      MEMBER: expand([...reads, ...RESOURCE_WRITES, ...catalogue.extensionNames, P.environmentRead], catalogue),
       READ_ONLY: expand([...reads, P.environmentRead], catalogue),
     };
     roleGrantsOf.set(catalogue, byRole);
