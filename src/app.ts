@@ -2,6 +2,7 @@ import type { DestinationStream } from 'pino';
 import { type Config, parseLimits, parseRateLimit } from './config.js';
 import { connectDatabase, type DatabaseHandle } from './database/connect.js';
 import { migrateToLatest } from './database/migrator.js';
+import { Notifications } from './database/notifications.js';
 import type { Deps } from './deps.js';
 import { ActivityRecorder } from './modules/activity/activity.recorder.js';
 import { KeyUsageRecorder } from './modules/api-key/api-key.usage.js';
@@ -61,6 +62,16 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
   const { config } = options;
   const clock = options.clock ?? systemClock;
   const logger = createLogger(config.logLevel, options.logDestination);
+  const upstreamsFile = config.upstreamsFile ?? null;
+  // Read before anything is opened: a missing production key fails the start with nothing to clean up.
+  const identityKey = upstreamsFile
+    ? loadIdentityKey({
+        pem: config.identityKeyPem ?? null,
+        dataDir: config.dataDir ?? 'data',
+        production: config.production ?? false,
+        notices: config.notices ?? [],
+      })
+    : null;
   const database: DatabaseHandle = await connectDatabase({
     url: config.databaseUrl,
     poolSize: config.databasePoolSize,
@@ -70,30 +81,19 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
   const keyUsage = new KeyUsageRecorder(database.db, clock, {
     onError: (err) => logger.warn({ err }, 'could not record key usage'),
   });
+  const notifications = new Notifications(database.dedicatedClient, logger);
   const keyCache = new KeyCache(
     { ttlMs: config.keyCacheTtlMs ?? DEFAULT_KEY_CACHE_TTL_MS, maxEntries: 50_000, logger },
-    database.dialect === 'postgres',
+    notifications,
   );
-  const upstreamsFile = config.upstreamsFile ?? null;
-  const identity = upstreamsFile
-    ? new IdentityTokens(
-        loadIdentityKey({
-          pem: config.identityKeyPem ?? null,
-          dataDir: config.dataDir ?? 'data',
-          production: config.production ?? false,
-          notices: config.notices ?? [],
-        }),
-        database.db,
-        clock,
-        config.issuer ?? 'keygate',
-        logger,
-      )
-    : null;
+  const identity = identityKey ? new IdentityTokens(identityKey, database.db, clock, config.issuer ?? 'keygate', logger) : null;
   const gateway = new Gateway({
     upstreamsFile,
     local: schema,
     identity,
     logger,
+    db: database.db,
+    notifications,
     // Grants are computed with the catalogue: a new one must not meet grants cached under the old.
     onCatalogueChange: () => keyCache.clear(),
   });
@@ -105,6 +105,7 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
     sessions: new SessionTokens(config.sessionSecret, clock, config.identityProvider ?? null),
     keyUsage,
     keyCache,
+    notifications,
     activity: new ActivityRecorder(database.db, { logger }),
     logger,
     gateway,
@@ -118,7 +119,7 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
     await database.close();
     throw error;
   }
-  if (database.dedicatedClient) await deps.keyCache.listen(database.dedicatedClient);
+  await notifications.start();
   // Rate-limit buckets: shared through Redis when configured, else this instance's memory.
   let buckets: BucketStore = new MemoryBuckets();
   if (config.redisUrl) {
@@ -138,7 +139,7 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
     async close() {
       gateway.close();
       identity?.close();
-      await Promise.all([keyUsage.flush(), deps.activity.close(), deps.keyCache.close(), buckets.close?.()]);
+      await Promise.all([keyUsage.flush(), deps.activity.close(), notifications.close(), buckets.close?.()]);
       await database.close();
     },
   };

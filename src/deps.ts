@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { DatabaseHandle } from './database/connect.js';
 import type { Database } from './database/database.js';
+import type { Notifications } from './database/notifications.js';
 import type { ActivityRecorder } from './modules/activity/activity.recorder.js';
 import type { KeyUsageRecorder } from './modules/api-key/api-key.usage.js';
 import type { KeyCache } from './modules/auth/key-cache.js';
@@ -19,6 +20,8 @@ export interface Deps {
   sessions: SessionTokens;
   keyUsage: KeyUsageRecorder;
   keyCache: KeyCache;
+  /** Cross-instance messages over PostgreSQL LISTEN/NOTIFY (key changes, reloads); silent on SQLite. */
+  notifications: Notifications;
   activity: ActivityRecorder;
   logger: Logger;
   /** The served schema and permission catalogue, with the upstreams behind Keygate (SPEC §9). */

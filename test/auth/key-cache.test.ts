@@ -6,6 +6,7 @@ import {
   UpdateApiKeyScopesDocument,
   ViewerDocument,
 } from '../../src/client/generated/graphql.js';
+import { Notifications } from '../../src/database/notifications.js';
 import { digestKey } from '../../src/modules/api-key/api-key.secret.js';
 import { KeyCache } from '../../src/modules/auth/key-cache.js';
 import type { Principal } from '../../src/modules/auth/principal.js';
@@ -76,13 +77,14 @@ describe('KeyCache', () => {
   const logger = pino({ level: 'silent' });
 
   it('is bypassed on a shared database until change notifications are being received', () => {
-    const cache = new KeyCache({ ttlMs: 10_000, maxEntries: 10, logger }, true);
+    // A shared database whose notifications have not started yet.
+    const cache = new KeyCache({ ttlMs: 10_000, maxEntries: 10, logger }, new Notifications(async () => ({}) as never, logger));
     cache.set('d', principal, cache.begin());
     expect(cache.get('d')).toBeUndefined();
   });
 
   it('does not keep a lookup that raced with an invalidation', () => {
-    const cache = new KeyCache({ ttlMs: 10_000, maxEntries: 10, logger }, false);
+    const cache = new KeyCache({ ttlMs: 10_000, maxEntries: 10, logger }, new Notifications(undefined, logger));
     const started = cache.begin();
     cache.invalidate('key_1');
     cache.set('d', principal, started);

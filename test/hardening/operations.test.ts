@@ -34,7 +34,7 @@ describe('/health and /ready', () => {
       expect(await res.json()).toMatchObject({ database: 'unreachable' });
       expect((await keygate.yoga.fetch('http://keygate.test/health')).status).toBe(200);
     } finally {
-      await Promise.all([keygate.deps.activity.close(), keygate.deps.keyCache.close()]).catch(() => {});
+      await Promise.all([keygate.deps.activity.close(), keygate.deps.notifications.close()]).catch(() => {});
     }
   });
 });

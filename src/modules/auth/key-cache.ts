@@ -1,8 +1,8 @@
-import { sql, type Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
 import { LRUCache } from 'lru-cache';
-import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Database } from '../../database/database.js';
+import type { Notifications } from '../../database/notifications.js';
 import type { Principal } from './principal.js';
 
 export const KEY_CHANGES_CHANNEL = 'keygate_key_changes';
@@ -28,17 +28,27 @@ export class KeyCache {
   /** Bumped by every invalidation: a lookup that raced with one must not be cached. */
   private epoch = 0;
   private listening: boolean;
-  private listener: pg.Client | null = null;
-  private closed = false;
-  private retry: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly options: KeyCacheOptions,
-    /** SQLite deployments are one process: local invalidation is complete. */
-    private readonly shared: boolean,
+    /** Other instances' key changes; on SQLite (one process) local invalidation is complete. */
+    private readonly notifications: Notifications,
   ) {
     this.entries = new LRUCache({ max: options.maxEntries, ttl: options.ttlMs, ttlAutopurge: false });
-    this.listening = !shared;
+    this.listening = !notifications.shared;
+    notifications.subscribe(KEY_CHANGES_CHANNEL, {
+      message: (keyId) => this.invalidate(keyId),
+      // Anything cached while nothing was heard may be stale: verify every key until notifications are back.
+      lost: () => {
+        this.listening = false;
+        this.clear();
+        options.logger.warn('key change notifications lost; verifying every key against the database until they are back');
+      },
+      restored: () => {
+        this.clear();
+        this.listening = true;
+      },
+    });
   }
 
   get size(): number {
@@ -72,53 +82,7 @@ export class KeyCache {
   }
 
   /** Tells every instance, when `trx` commits, that a key changed (PostgreSQL); a no-op on SQLite. */
-  async announce(trx: Transaction<Database>, keyId: string): Promise<void> {
-    if (this.shared) await sql`select pg_notify(${KEY_CHANGES_CHANNEL}, ${keyId})`.execute(trx);
-  }
-
-  /** Starts listening for other instances' changes (PostgreSQL only); reconnects by itself. */
-  async listen(connect: () => Promise<pg.Client>): Promise<void> {
-    if (!this.shared || this.closed) return;
-    try {
-      const client = await connect();
-      client.on('notification', (message) => {
-        if (message.channel === KEY_CHANGES_CHANNEL && message.payload) this.invalidate(message.payload);
-      });
-      client.on('error', (err) => this.lost(connect, err));
-      client.on('end', () => this.lost(connect, new Error('LISTEN connection ended')));
-      await client.query(`listen ${KEY_CHANGES_CHANNEL}`);
-      this.listener = client;
-      // Anything cached before we listened may have missed a notification.
-      this.clear();
-      this.listening = true;
-    } catch (err) {
-      this.lost(connect, err);
-    }
-  }
-
-  private lost(connect: () => Promise<pg.Client>, err: unknown): void {
-    if (this.closed || this.retry) return;
-    this.listening = false;
-    this.clear();
-    this.listener?.removeAllListeners();
-    this.listener?.end().catch(() => {});
-    this.listener = null;
-    this.options.logger.warn(
-      { err },
-      'key change notifications lost; verifying every key against the database until they are back',
-    );
-    this.retry = setTimeout(() => {
-      this.retry = null;
-      void this.listen(connect);
-    }, 1000);
-    this.retry.unref?.();
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    if (this.retry) clearTimeout(this.retry);
-    this.listener?.removeAllListeners();
-    await this.listener?.end().catch(() => {});
-    this.listener = null;
+  announce(trx: Transaction<Database>, keyId: string): Promise<void> {
+    return this.notifications.notify(trx, KEY_CHANGES_CHANNEL, keyId);
   }
 }

@@ -1,8 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { buildHTTPExecutor } from '@graphql-tools/executor-http';
 import type { GraphQLSchema } from 'graphql';
+import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../../context.js';
+import type { Database } from '../../database/database.js';
+import type { Notifications } from '../../database/notifications.js';
 import { BUILT_IN_CATALOGUE, PermissionCatalogue, type PermissionDefinition } from '../permission/permission.catalogue.js';
 import { assertNoCollisions, buildGatewaySchema, type LoadedUpstream } from './gateway.schema.js';
 import type { IdentityTokens } from './identity.js';
@@ -45,9 +49,15 @@ export interface GatewayOptions {
   local: GraphQLSchema;
   identity: IdentityTokens | null;
   logger: Logger;
+  db: Kysely<Database>;
+  /** Tells the other instances to reload when this one loaded something new (PostgreSQL). */
+  notifications: Notifications;
   /** Runs after a new catalogue takes effect (the key cache forgets grants computed with the old one). */
   onCatalogueChange?: () => void;
 }
+
+/** Other instances reload when one of them loaded something new (SIGHUP on one reaches all). */
+const RELOADED_CHANNEL = 'keygate_upstreams_reloaded';
 
 /**
  * Keygate as a gateway (SPEC §9): the upstreams of `KEYGATE_UPSTREAMS`, their
@@ -61,8 +71,20 @@ export class Gateway {
   #reloading: Promise<boolean> | null = null;
   #timers: NodeJS.Timeout[] = [];
 
+  readonly #instance = randomUUID();
+
   constructor(private readonly options: GatewayOptions) {
     this.#state = { schema: options.local, catalogue: BUILT_IN_CATALOGUE, upstreams: [] };
+    if (options.upstreamsFile) {
+      options.notifications.subscribe(RELOADED_CHANNEL, {
+        message: (from) => {
+          if (from !== this.#instance) void this.reload('another instance reloaded', false);
+        },
+        lost: () => {},
+        // A reload missed while notifications were down is caught up at once.
+        restored: () => void this.reload('cross-instance notifications restored', false),
+      });
+    }
   }
 
   get schema(): GraphQLSchema {
@@ -98,7 +120,7 @@ export class Gateway {
   }
 
   /** Builds the state anew; swaps it in when it all worked, keeps the last good one otherwise. Resolves whether it changed. */
-  reload(reason: string): Promise<boolean> {
+  reload(reason: string, tellOthers = true): Promise<boolean> {
     this.#reloading ??= (async () => {
       try {
         const next = await this.build();
@@ -107,6 +129,11 @@ export class Gateway {
         this.#state = next;
         this.options.onCatalogueChange?.();
         this.options.logger.info({ reason, upstreams: next.upstreams.map((u) => u.name) }, 'upstreams reloaded');
+        if (changed && tellOthers) {
+          await this.options.notifications
+            .notify(this.options.db, RELOADED_CHANNEL, this.#instance)
+            .catch((err) => this.options.logger.warn({ err }, 'could not tell other instances to reload'));
+        }
         return changed;
       } catch (error) {
         this.options.logger.error({ reason, err: error }, 'upstream reload failed; serving the last good schema');

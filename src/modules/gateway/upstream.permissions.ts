@@ -162,6 +162,17 @@ export function upstreamRules(upstream: string, schema: GraphQLSchema): Upstream
       if (requirement) fields.set(where, requirement);
     }
   }
+  // A field selected through an interface may resolve on any implementation: it needs what the strictest of
+  // them needs, so the request the upstream receives never carries a field one of them guards.
+  for (const type of types) {
+    if (!isInterfaceType(type)) continue;
+    for (const implementation of schema.getPossibleTypes(type)) {
+      for (const name of Object.keys(type.getFields())) {
+        const needed = fields.get(`${implementation.name}.${name}`);
+        if (needed) fields.set(`${type.name}.${name}`, both(fields.get(`${type.name}.${name}`) ?? null, needed)!);
+      }
+    }
+  }
   for (const root of ['Query', 'Mutation'] as const) {
     const scope = defaultScope(upstream, root);
     if (descriptions.get(scope)?.startsWith('Declared by upstream'))
