@@ -1,8 +1,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createCustomerToken } from '../../src/client/customer-token.js';
 import { codes, seedTenant, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
 import { startYogaUpstream, type TestUpstream, upstreamsFile } from '../harness/upstreams.js';
 import { ORDERS_SDL, type OrdersState, ordersResolvers } from './orders.fixture.js';
@@ -281,6 +282,35 @@ describe('the identity token', () => {
     await expect(jwtVerify(`${h}.${forgedPayload}.${s}`, set, { currentDate: t.clock.now() })).rejects.toThrow();
     await expect(jwtVerify(token, set, { currentDate: new Date(t.clock.now().getTime() + 61_000) })).rejects.toThrow(/exp/);
     await expect(jwtVerify(token, set, { audience: 'catalog', currentDate: t.clock.now() })).rejects.toThrow(/aud/);
+  });
+});
+
+describe('client-side security (SPEC §5) on upstream fields', () => {
+  it('lets the publishable key reach upstream fields under ENFORCED only with a valid customer token, passed on as kg_customer', async () => {
+    const shop = await seedTenant(t);
+    const owner = { token: shop.owner.token };
+    const secret = (await t.query('query($id: ID!) { environment(id: $id) { signingSecret } }', { id: shop.dev.id }, owner)).body
+      .data!.environment.signingSecret as string;
+    await t.query(
+      'mutation($id: ID!) { setClientSideSecurity(input: { environmentId: $id, enforced: true }) { environment { id } } }',
+      { id: shop.dev.id },
+      owner,
+    );
+    const pub = shop.dev.publishableKey.secret;
+    const ask = (headers: Record<string, string>) =>
+      t.fetch({ query: '{ trackingStatus(orderId: "ord_1") }' }, { 'x-api-key': pub, ...headers }).then((r) => r.json() as never);
+
+    const from = orders.received.length;
+    expect(codes(await ask({}))).toEqual(['INVALID_CUSTOMER_TOKEN']);
+    expect(codes(await ask({ 'x-customer-token': `HMAC-SHA256 cus_7:${'0'.repeat(64)}` }))).toEqual(['INVALID_CUSTOMER_TOKEN']);
+    expect(sentSince(from)).toEqual([]);
+
+    const token = createCustomerToken('cus_7', secret, { expiresIn: '15m', now: t.clock.now() });
+    expect(await ask({ 'x-customer-token': token })).toEqual({ data: { trackingStatus: 'IN_TRANSIT' } });
+    const [sent] = sentSince(from);
+    const claims = decodeJwt(String(sent!.headers.authorization).slice(7));
+    expect(claims).toMatchObject({ kg_customer: 'cus_7', kg_key_type: 'PUBLISHABLE', kg_environment: shop.dev.id });
+    expect(JSON.stringify(sent!.headers)).not.toContain(token);
   });
 });
 

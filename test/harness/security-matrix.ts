@@ -2,7 +2,6 @@ import type { ExecutionResult } from 'graphql';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROLES, type Role } from '../../src/modules/account/account.table.js';
 import { digestKey, generateKeySecret } from '../../src/modules/api-key/api-key.secret.js';
-import { BUILT_IN_CATALOGUE } from '../../src/modules/permission/permission.catalogue.js';
 import { type Credential, codes, seedTenant, setKeyColumns, type Tenant, type TestKeygate } from './keygate.js';
 
 export interface SecuredOperation {
@@ -89,7 +88,7 @@ export function describeSecurityMatrix(name: string, getT: () => TestKeygate, op
     it('rejects a well-formed but unknown key', () => expectUnauthenticated({ key: generateKeySecret('server-') }));
     // A key that would be allowed if it were valid (or the closest a scoped key can come).
     const validLookingKey = () => {
-      const assignable = (op.permissions ?? []).filter((p) => BUILT_IN_CATALOGUE.has(p));
+      const assignable = (op.permissions ?? []).filter((p) => t.keygate.deps.gateway.catalogue.has(p));
       return target.scopedKey(assignable.length ? assignable : ['customers:read']);
     };
 
@@ -178,12 +177,15 @@ export function describeSecurityMatrix(name: string, getT: () => TestKeygate, op
       });
       const deniedRoles = ROLES.filter((role) => !op.roles.includes(role));
       if (deniedRoles.length) {
-        it(`refuses ${deniedRoles.join(' and ')} users of another account as on their own account, so nothing about the target leaks`, async () => {
+        it(`refuses ${deniedRoles.join(' and ')} users of another account so that nothing about the target leaks`, async () => {
           for (const role of deniedRoles) {
             const { body: own } = await op.call(sessionOf(other, role), other);
             const { body: foreign } = await op.call(sessionOf(other, role), target);
             expect(codes(own), role).toContain('FORBIDDEN');
-            expect(codes(foreign), role).toEqual(codes(own));
+            // Either the target is out of reach (NOT_FOUND, as for an id that does not exist), or the
+            // permission check came first and the refusal is the one they get at home: neither tells anything.
+            if (codes(foreign).includes('NOT_FOUND')) expect(codes(foreign), role).not.toContain('FORBIDDEN');
+            else expect(codes(foreign), role).toEqual(codes(own));
           }
         });
       }
