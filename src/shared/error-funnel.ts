@@ -1,4 +1,4 @@
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type GraphQLErrorExtensions } from 'graphql';
 import type { Logger } from 'pino';
 import { isDatabaseUnavailable } from '../database/errors.js';
 import { limitMessage } from '../plugins/armor.js';
@@ -114,13 +114,17 @@ function internal(message: string, requestId: string | null, located?: GraphQLEr
   });
 }
 
-function withCode(error: GraphQLError, code: ErrorCode, message: string, extra: Record<string, unknown> = {}): GraphQLError {
+const withCode = (error: GraphQLError, code: ErrorCode, message: string, extra: Record<string, unknown> = {}) =>
+  reworded(error, message, { ...error.extensions, code, ...extra });
+
+/** A copy of a GraphQL error (where it was, what it wraps) with another message and extensions. */
+export function reworded(error: GraphQLError, message: string, extensions: GraphQLErrorExtensions): GraphQLError {
   return new GraphQLError(message, {
     nodes: error.nodes,
     source: error.source,
     positions: error.positions,
     path: error.path,
     originalError: error.originalError,
-    extensions: { ...error.extensions, code, ...extra },
+    extensions,
   });
 }
