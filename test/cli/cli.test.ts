@@ -29,7 +29,7 @@ describe('bin/keygate.js', () => {
    * must never run (each throws if it does).
    */
   function installedPackage(): string {
-    const dir = mkdtempSync(path.join(tmpdir(), 'keygate-bin-'));
+    const dir = mkdtempSync(path.join(tmpdir(), 'keygate-installed-'));
     packages.push(dir);
     for (const sub of ['bin', 'src', 'db']) mkdirSync(path.join(dir, sub));
     copyFileSync(path.join(root, 'bin/keygate.js'), path.join(dir, 'bin/keygate.js'));
