@@ -1,27 +1,21 @@
 #!/usr/bin/env node
-// Runs the compiled CLI (dist/keygate.mjs, built by `npm install` or `npm run build`)
-// when it is at least as new as every source file; otherwise the TypeScript
-// itself through tsx, so an edited checkout never runs stale code.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+// Runs the compiled CLI, dist/keygate.mjs. `npm run build` makes it (`npm install`
+// runs that through `prepare`); the TypeScript sources run only when asked
+// for: `npm run dev`, or `npx tsx src/cli.ts <command>`.
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const bundle = `${root}dist/keygate.mjs`;
+const bundle = new URL('../dist/keygate.mjs', import.meta.url);
 
-function newestSource() {
-  let newest = 0;
-  for (const dir of ['src', 'db']) {
-    for (const entry of readdirSync(`${root}${dir}`, { recursive: true, withFileTypes: true })) {
-      if (entry.isFile()) newest = Math.max(newest, statSync(`${entry.parentPath ?? entry.path}/${entry.name}`).mtimeMs);
-    }
-  }
-  return newest;
+if (!existsSync(fileURLToPath(bundle))) {
+  console.error(
+    [
+      `keygate: ${fileURLToPath(bundle)} is missing: build it with \`npm run build\`.`,
+      'The build needs the devDependencies (tsx, esbuild), which an install without them',
+      '(npm ci --omit=dev) lacks: build first, then drop them (npm prune --omit=dev).',
+      'To run the TypeScript sources instead: `npm run dev`.',
+    ].join('\n'),
+  );
+  process.exit(1);
 }
-
-if (existsSync(bundle) && statSync(bundle).mtimeMs >= newestSource()) {
-  await import(bundle);
-} else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import('../src/cli.ts');
-}
+await import(bundle.href);

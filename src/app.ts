@@ -123,9 +123,7 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
   // Rate-limit buckets: shared through Redis when configured, else this instance's memory.
   let buckets: BucketStore = new MemoryBuckets();
   if (config.redisUrl) {
-    const shared = new RedisBuckets({ url: config.redisUrl, prefix: config.redisPrefix ?? 'keygate:', logger });
-    await shared.started();
-    buckets = shared;
+    buckets = await RedisBuckets.connect({ url: config.redisUrl, prefix: config.redisPrefix ?? 'keygate:', logger });
   }
   const yoga = createKeygateYoga(deps, {
     activityLog: options.activityLog ?? true,

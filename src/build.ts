@@ -1,14 +1,14 @@
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, type Metafile } from 'esbuild';
 import type { Diagnostic } from 'typescript';
 import { CONSOLE_DIST_DIR } from './console/console.plugin.js';
 import { packageRoot } from './shared/package-root.js';
 
 const root = packageRoot();
 
-/** The compiled server and CLI: what `bin/keygate.js` runs once it is built and up to date. */
+/** The compiled server and CLI: what `bin/keygate.js` runs (it refuses to start without it). */
 export const SERVER_BUNDLE = path.join(root, 'dist/keygate.mjs');
 
 /** The compiled `keygate/client` (index.js, and its declarations in types/) that package.json exports. */
@@ -17,10 +17,11 @@ export const CLIENT_DIST_DIR = path.join(root, 'dist/client');
 /**
  * Bundles a Node entry point (Keygate's own TypeScript, compiled ahead of
  * time; packages stay external). Serving compiled JavaScript keeps a
- * TypeScript loader off the request path and out of memory.
+ * TypeScript loader off the request path and out of memory. The metafile
+ * names the packages the bundle imports at run time.
  */
-export async function buildNodeBundle(entry: string, outfile: string): Promise<void> {
-  await build({
+export async function buildNodeBundle(entry: string, outfile: string): Promise<Metafile> {
+  const { metafile } = await build({
     entryPoints: [entry],
     outfile,
     bundle: true,
@@ -30,7 +31,9 @@ export async function buildNodeBundle(entry: string, outfile: string): Promise<v
     target: 'node20',
     sourcemap: 'linked',
     logLevel: 'warning',
+    metafile: true,
   });
+  return metafile;
 }
 
 /** Bundles the console (TypeScript and CSS) for the browser into dist/console, with its HTML page. */

@@ -33,8 +33,8 @@ Commands:
                                  Add a user to an account (or change their role).
   token --email EMAIL [--ttl DURATION]
                                  Mint a session token (default ttl 24h; e.g. 30m, 12h, 7d).
-  version                        Print the version, and whether the compiled build (dist/) or the
-                                 TypeScript source runs (bin/keygate.js picks dist/ when it is up to date).
+  version                        Print the version, and whether the compiled build (dist/, what
+                                 bin/keygate.js runs) or the TypeScript source (npm run dev) runs.
   sign-customer-token --environment ID --customer ID [--expires-in DURATION]
                                  Sign an X-Customer-Token with the environment's signing secret
                                  (platform form without --expires-in; expiring form with it).

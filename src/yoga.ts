@@ -6,7 +6,6 @@ import type { Logger } from 'pino';
 import type { OperationLimits } from './config.js';
 import { useConsole } from './console/console.plugin.js';
 import { Loaders, type RequestContext } from './context.js';
-import { isDatabaseUnavailable } from './database/errors.js';
 import type { Deps } from './deps.js';
 import { useActivityLog } from './modules/activity/activity.plugin.js';
 import type { Principal } from './modules/auth/principal.js';
@@ -24,7 +23,8 @@ import { useOperations } from './plugins/operations.js';
 import type { RateLimiter } from './plugins/rate-limit.js';
 import { requestIdOf, useRequestId } from './plugins/request-id.js';
 import { useVariableCostLimit } from './plugins/variable-cost.js';
-import { ErrorCode, KeygateError, serviceUnavailable, unauthenticated } from './shared/errors.js';
+import { codedError } from './shared/error-funnel.js';
+import { ErrorCode, unauthenticated } from './shared/errors.js';
 
 export type KeygateYoga = YogaServerInstance<Record<string, never>, RequestContext>;
 
@@ -87,19 +87,8 @@ export function createKeygateYoga(deps: Deps, options: KeygateYogaOptions): Keyg
     graphiql: false,
     logging: yogaLogger(deps.logger),
     maskedErrors: {
-      // Execution errors were classified by useErrorPolicy; this catches the rest (e.g. context building).
-      maskError: (error) => {
-        if (error instanceof GraphQLError) {
-          const original = error.originalError;
-          if (!original || original instanceof GraphQLError) return error;
-        }
-        if (isDatabaseUnavailable(error)) {
-          deps.logger.warn({ err: error }, 'database unavailable');
-          return serviceUnavailable();
-        }
-        deps.logger.error({ err: error }, 'unexpected error outside execution');
-        return new KeygateError(ErrorCode.INTERNAL, 'Internal error.');
-      },
+      // Execution errors were coded by useErrorPolicy; this catches the rest (e.g. context building).
+      maskError: (error) => codedError(error, { stage: 'caught', requestId: null, logger: deps.logger }),
     },
     // The initial context holds the server context too: the Node request's raw header lines.
     context: (initial) => ({

@@ -13,6 +13,7 @@ const HEADLINE: Record<ErrorCode, string> = {
   CONFLICT: 'That conflicts with the key’s current state (already rotated, revoked or expired?). Reload and try again.',
   INVALID_CUSTOMER_TOKEN: 'The customer token was rejected.',
   RATE_LIMITED: 'Too many requests: wait a moment, then try again.',
+  UPSTREAM_UNAVAILABLE: 'A service behind Keygate could not be reached. Try again in a moment.',
   INTERNAL: 'Keygate had a problem answering. Try again; if it persists, quote the request id to your operator.',
 };
 

@@ -1,5 +1,6 @@
-import { GraphQLError } from 'graphql';
+import type { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { reworded } from '../shared/error-funnel.js';
 
 /** graphql-js appends its hints ("Did you mean "viewer"?", "… the enum value "ACTIVE"?") to the message. */
 const SUGGESTION = / ?Did you mean [^?]*\?/g;
@@ -8,14 +9,7 @@ function withoutSuggestion(error: GraphQLError): GraphQLError {
   const message = error.message.replace(SUGGESTION, '');
   if (message === error.message) return error;
   // A copy: validation errors come out of Yoga's validation cache and are shared by later requests.
-  return new GraphQLError(message, {
-    nodes: error.nodes,
-    source: error.source,
-    positions: error.positions,
-    path: error.path,
-    originalError: error.originalError,
-    extensions: error.extensions,
-  });
+  return reworded(error, message, error.extensions);
 }
 
 /**

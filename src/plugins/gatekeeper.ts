@@ -1,14 +1,13 @@
-import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { isDatabaseUnavailable } from '../database/errors.js';
 import type { Deps } from '../deps.js';
 import { authenticateKey, authenticateSession, readCredential } from '../modules/auth/authenticate.js';
 import type { Principal } from '../modules/auth/principal.js';
-import { IdentityProviderUnavailable } from '../modules/auth/session.js';
-import { ErrorCode, KeygateError, serviceUnavailable, UNAUTHENTICATED_MESSAGE } from '../shared/errors.js';
+import { codedError } from '../shared/error-funnel.js';
+import { ErrorCode, KeygateError, rateLimited, unauthenticated } from '../shared/errors.js';
 import { headerLinesOf } from './header-lines.js';
 import type { Metrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
+import { requestIdOf } from './request-id.js';
 
 const principals = new WeakMap<Request, Principal>();
 
@@ -21,17 +20,6 @@ export interface GatekeeperOptions {
   maxBodyBytes: number;
   limiter: RateLimiter;
   metrics: Metrics;
-}
-
-/**
- * A refusal before execution, thrown out of `onRequestParse`: Yoga answers
- * it like any error of its own, so the response has the media type Yoga
- * negotiates for the request's Accept header (GraphQL over HTTP:
- * `application/graphql-response+json` when asked for), the usual body
- * shape, `status` and `headers`.
- */
-function refusal(status: number, code: ErrorCode, message: string, headers: Record<string, string> = {}): GraphQLError {
-  return new GraphQLError(message, { extensions: { code, http: { status, headers } } });
 }
 
 /** What Yoga parses for POST (GraphQL over HTTP, plus multipart and form posts). */
@@ -100,7 +88,11 @@ function clientAddress(serverContext: unknown): string {
  * request) and the per-key rate limit. Anonymous callers never reach the
  * schema, so they see no field suggestions and no introspection. It runs
  * when Yoga starts on a GraphQL request (other routes never get here) and
- * before the body is read.
+ * before the body is read. Its refusals are coded errors thrown out of
+ * `onRequestParse`: Yoga answers them like its own, so the response has the
+ * media type Yoga negotiates for the Accept header (GraphQL over HTTP:
+ * `application/graphql-response+json` when asked for), the usual body shape,
+ * and the status and headers of `extensions.http`.
  */
 export function useGatekeeper(deps: Deps, options: GatekeeperOptions): Plugin {
   const { limiter, metrics } = options;
@@ -109,24 +101,23 @@ export function useGatekeeper(deps: Deps, options: GatekeeperOptions): Plugin {
       if (request.method === 'POST') {
         const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
         if (!ACCEPTED_CONTENT_TYPES.has(type)) {
-          throw refusal(
-            415,
+          throw new KeygateError(
             ErrorCode.BAD_USER_INPUT,
             `Content-Type must be application/json (got ${JSON.stringify(type.slice(0, 100) || 'none')}).`,
+            { http: { status: 415 } },
           );
         }
       }
       const length = Number(request.headers.get('content-length') ?? 0);
       if (length > options.maxBodyBytes) {
-        throw refusal(413, ErrorCode.BAD_USER_INPUT, `Request body is ${length} bytes; the limit is ${options.maxBodyBytes}.`);
+        const message = `Request body is ${length} bytes; the limit is ${options.maxBodyBytes}.`;
+        throw new KeygateError(ErrorCode.BAD_USER_INPUT, message, { http: { status: 413 } });
       }
       const address = clientAddress(serverContext);
       const blockedFor = await limiter.blockedAddress(address);
       if (blockedFor !== null) {
         metrics.rateLimited.inc({ limit: 'failed_auth_address' });
-        throw refusal(429, ErrorCode.RATE_LIMITED, 'Too many failed authentication attempts from this address.', {
-          'retry-after': String(blockedFor),
-        });
+        throw rateLimited('Too many failed authentication attempts from this address.', blockedFor);
       }
 
       const credential = readCredential(headerLinesOf(request, serverContext));
@@ -139,27 +130,19 @@ export function useGatekeeper(deps: Deps, options: GatekeeperOptions): Plugin {
               : await authenticateSession(deps, credential.value);
         }
       } catch (error) {
-        const unavailable = isDatabaseUnavailable(error)
-          ? 'database'
-          : error instanceof IdentityProviderUnavailable
-            ? 'identity provider'
-            : null;
-        if (!unavailable) throw error;
-        deps.logger.warn({ err: error }, `${unavailable} unavailable during authentication`);
-        throw serviceUnavailable();
+        // A database or identity provider that cannot answer is 503 with Retry-After, not 401.
+        throw codedError(error, { stage: 'request', requestId: requestIdOf(request), logger: deps.logger });
       }
       if (!principal) {
         metrics.authenticationFailures.inc({ reason: credential === null ? 'missing' : 'invalid' });
         if (credential !== null) await limiter.failedAuthentication(address);
-        throw refusal(401, ErrorCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE);
+        throw unauthenticated();
       }
       if (principal.kind === 'API_KEY') {
         const taken = await limiter.takeForKey(principal.key.id);
         if (!taken.ok) {
           metrics.rateLimited.inc({ limit: 'api_key' });
-          throw refusal(429, ErrorCode.RATE_LIMITED, 'Rate limit exceeded for this API key.', {
-            'retry-after': String(taken.retryAfterSeconds),
-          });
+          throw rateLimited('Rate limit exceeded for this API key.', taken.retryAfterSeconds);
         }
       }
       principals.set(request, principal);

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { type BucketStore, MemoryBuckets, type Take } from './rate-limit.js';
 
@@ -43,12 +43,16 @@ export interface RedisBucketsOptions {
  * each instance falls back to its own in-memory buckets and says so once.
  */
 export class RedisBuckets implements BucketStore {
-  private readonly redis: Redis;
   private readonly fallback = new MemoryBuckets();
   private degraded = false;
 
-  constructor(private readonly options: RedisBucketsOptions) {
-    this.redis = new Redis(options.url, {
+  /**
+   * Connects, or starts without Redis after a second (see started()). ioredis
+   * is loaded here, on first use: an instance without Redis never loads it.
+   */
+  static async connect(options: RedisBucketsOptions): Promise<RedisBuckets> {
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(options.url, {
       keyPrefix: options.prefix,
       commandTimeout: 250,
       connectTimeout: 1000,
@@ -57,6 +61,15 @@ export class RedisBuckets implements BucketStore {
       // Keep trying in the background; requests meanwhile use the fallback.
       retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
     });
+    const buckets = new RedisBuckets(redis, options);
+    await buckets.started();
+    return buckets;
+  }
+
+  private constructor(
+    private readonly redis: Redis,
+    private readonly options: RedisBucketsOptions,
+  ) {
     this.redis.on('error', () => this.degrade());
     this.redis.on('ready', () => {
       if (this.degraded) options.logger.info('rate limits shared through Redis again');
@@ -66,7 +79,7 @@ export class RedisBuckets implements BucketStore {
   }
 
   /** Resolves once connected, or after a second without Redis (start serving anyway, per instance). */
-  started(): Promise<void> {
+  private started(): Promise<void> {
     if (this.redis.status === 'ready') return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {

@@ -1,6 +1,12 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { promisify } from 'node:util';
+import type { Metafile } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildNodeBundle } from '../../src/build.js';
 import { capturedByThisWorker, rememberSecrets } from '../harness/leak-scan.js';
 import { keygateCommand, processEnv } from '../harness/processes.js';
 
@@ -9,18 +15,78 @@ const { dataDir, env } = await processEnv('cli');
 
 const keygate = (...args: string[]) => keygateCommand(env, ...args);
 const lastLine = (stdout: string) => stdout.trim().split('\n').at(-1)!;
+const { version, dependencies } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 
 describe('bin/keygate.js', () => {
-  it('runs the compiled build when it is newer than every source file, and the TypeScript source otherwise', async () => {
-    const newest = (dir: string) =>
-      readdirSync(path.join(root, dir), { recursive: true, withFileTypes: true })
-        .filter((e) => e.isFile())
-        .reduce((max, e) => Math.max(max, statSync(path.join(e.parentPath, e.name)).mtimeMs), 0);
-    const bundle = path.join(root, 'dist/keygate.mjs');
-    const fresh = existsSync(bundle) && statSync(bundle).mtimeMs >= Math.max(newest('src'), newest('db'));
-    const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
-    const { stdout } = await keygate('version');
-    expect(stdout.trim()).toBe(`keygate ${version} (${fresh ? 'compiled' : 'source'})`);
+  const packages: string[] = [];
+  afterAll(() => {
+    for (const dir of packages) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /**
+   * Keygate as installed in a directory of its own: package.json, bin/keygate.js
+   * and node_modules, and TypeScript sources newer than anything built, which
+   * must never run (each throws if it does).
+   */
+  function installedPackage(): string {
+    const dir = mkdtempSync(path.join(tmpdir(), 'keygate-installed-'));
+    packages.push(dir);
+    for (const sub of ['bin', 'src', 'db']) mkdirSync(path.join(dir, sub));
+    copyFileSync(path.join(root, 'bin/keygate.js'), path.join(dir, 'bin/keygate.js'));
+    copyFileSync(path.join(root, 'package.json'), path.join(dir, 'package.json'));
+    symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+    for (const source of ['src/cli.ts', 'db/edited.ts']) {
+      writeFileSync(path.join(dir, source), 'throw new Error("the TypeScript sources ran");\n');
+      const later = new Date(Date.now() + 3_600_000);
+      utimesSync(path.join(dir, source), later, later);
+    }
+    return dir;
+  }
+  const run = (dir: string, runEnv: NodeJS.ProcessEnv, ...args: string[]) =>
+    promisify(execFile)(process.execPath, [path.join(dir, 'bin/keygate.js'), ...args], { cwd: dir, env: runEnv });
+
+  let built: { dir: string; metafile: Metafile };
+  beforeAll(async () => {
+    const dir = installedPackage();
+    built = { dir, metafile: await buildNodeBundle(path.join(root, 'src/cli.ts'), path.join(dir, 'dist/keygate.mjs')) };
+  });
+
+  it('runs the compiled build in dist/, even where a source file is newer than it', async () => {
+    const { env: ownEnv } = await processEnv('bin');
+    expect((await run(built.dir, ownEnv, 'version')).stdout.trim()).toBe(`keygate ${version} (compiled)`);
+    expect((await run(built.dir, ownEnv, 'migrate')).stdout).toMatch(/^Applied: /);
+  });
+
+  it('bin/keygate.js and the compiled CLI load only packages of `dependencies`: build tools (tsx, esbuild) stay devDependencies', () => {
+    const packageOf = (specifier: string) => specifier.split('/', specifier.startsWith('@') ? 2 : 1).join('/');
+    const fromBin = [...readFileSync(path.join(root, 'bin/keygate.js'), 'utf8').matchAll(/(?:from|import\()\s*'([^']+)'/g)];
+    const fromBundle = Object.values(built.metafile.outputs).flatMap((output) => output.imports.filter((i) => i.external));
+    const loaded = new Set(
+      [...fromBin.map((m) => m[1]!), ...fromBundle.map((i) => i.path)]
+        .filter((s) => !isBuiltin(s) && !s.startsWith('.'))
+        .map(packageOf),
+    );
+    expect([...loaded].filter((name) => !Object.hasOwn(dependencies, name))).toEqual([]);
+    // Loaded only when configured, but loaded all the same: a dependency.
+    expect(loaded).toContain('ioredis');
+  });
+
+  it('without dist/ says to run `npm run build` and exits 1, running no TypeScript', async () => {
+    const dir = installedPackage();
+    const failure = await run(dir, env, 'version').then(
+      () => null,
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
+    expect(failure).toMatchObject({ code: 1, stdout: '' });
+    expect(failure!.stderr).toContain('dist/keygate.mjs is missing: build it with `npm run build`');
+    expect(failure!.stderr).toContain('npm ci --omit=dev');
+    expect(failure!.stderr).not.toContain('the TypeScript sources ran');
+  });
+
+  it('leaves the TypeScript sources to the development command (tsx src/cli.ts, as `npm run dev` runs it)', async () => {
+    const tsx = path.join(root, 'node_modules/.bin/tsx');
+    const { stdout } = await promisify(execFile)(tsx, ['src/cli.ts', 'version'], { cwd: root, env });
+    expect(stdout.trim()).toBe(`keygate ${version} (source)`);
   });
 });
 

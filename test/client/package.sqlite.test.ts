@@ -2,7 +2,8 @@
 // package.json and what `npm run build` compiles (no src/), next to the
 // packages it needs. Dialect-independent, so it runs once (*.sqlite.test.ts).
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -138,5 +139,19 @@ void client.apiKeys().then((page) => page.nodes);
     const relative = keygateFiles.map((file) => path.relative(installed, file.fileName));
     expect(relative).toContain(path.normalize('dist/client/types/client/index.d.ts'));
     expect(relative.filter((file) => !file.endsWith('.d.ts'))).toEqual([]);
+  });
+
+  it('imports, in its JavaScript and its declarations, only packages of keygate’s `dependencies`', () => {
+    const { dependencies } = JSON.parse(readFileSync(path.join(installed, 'package.json'), 'utf8'));
+    const shipped = readdirSync(path.join(installed, 'dist/client'), { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile() && /\.(js|d\.ts)$/.test(entry.name))
+      .map((entry) => readFileSync(path.join(entry.parentPath, entry.name), 'utf8'));
+    const specifiers = shipped.flatMap((text) => [...text.matchAll(/(?:from|import\()\s*['"]([^'"]+)['"]/g)].map((m) => m[1]!));
+    const packages = new Set(
+      specifiers.filter((s) => !s.startsWith('.') && !isBuiltin(s)).map((s) => s.split('/', s.startsWith('@') ? 2 : 1).join('/')),
+    );
+    expect([...packages].filter((name) => !Object.hasOwn(dependencies, name))).toEqual([]);
+    // The typed documents' declarations name it: a consumer's type check needs it installed.
+    expect(packages).toContain('@graphql-typed-document-node/core');
   });
 });

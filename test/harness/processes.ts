@@ -1,17 +1,19 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll } from 'vitest';
+import { buildNodeBundle } from '../../src/build.js';
 import { freshDatabaseUrl } from './database.js';
 import { captureLog, rememberSecretsIn } from './leak-scan.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const bin = path.join(root, 'bin/keygate.js');
 const running = new Set<ChildProcess>();
+let bundleDir: string | undefined;
 afterAll(() => {
   for (const child of running) child.kill('SIGKILL');
+  if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
 });
 
 /** Whether a line a `keygate` process printed is a log record (pino's JSON, with a level) rather than command output. */
@@ -52,6 +54,26 @@ function captureStream(child: ChildProcess, stream: 'stdout' | 'stderr'): void {
   child[stream]!.on('close', () => captureOutput(stream, partial));
 }
 
+let bundle: Promise<string> | undefined;
+/**
+ * The CLI compiled from the sources as they are now, once per test file:
+ * tests never run a dist/ built before an edit, and each process starts as
+ * fast as bin/keygate.js's (tsx would compile every module again in each
+ * process, seconds apiece). It sits inside the checkout (test-output/), so
+ * it finds Keygate's package.json, node_modules and dist/console as
+ * dist/keygate.mjs does. bin/keygate.js itself is tested in test/cli/cli.test.ts.
+ */
+function cliBundle(): Promise<string> {
+  bundle ??= (async () => {
+    mkdirSync(path.join(root, 'test-output'), { recursive: true });
+    bundleDir = mkdtempSync(path.join(root, 'test-output', 'cli-'));
+    const file = path.join(bundleDir, 'keygate.mjs');
+    await buildNodeBundle(path.join(root, 'src/cli.ts'), file);
+    return file;
+  })();
+  return bundle;
+}
+
 /**
  * A private data directory and database for `keygate` processes, and the
  * environment that points them there (every log line, for the leak scan,
@@ -77,7 +99,7 @@ export async function keygateCommand(env: NodeJS.ProcessEnv, ...args: string[]) 
     captureOutput('stderr', String(output.stderr ?? ''));
   };
   try {
-    const result = await promisify(execFile)(process.execPath, [bin, ...args], { cwd: root, env });
+    const result = await promisify(execFile)(process.execPath, [await cliBundle(), ...args], { cwd: root, env });
     captured(result);
     return result;
   } catch (error) {
@@ -94,9 +116,10 @@ export interface ServeProcess {
 }
 
 /** Starts `keygate serve` on a loopback port chosen by the OS; resolves once it listens. */
-export function startServeProcess(env: NodeJS.ProcessEnv, args: string[] = []): Promise<ServeProcess> {
+export async function startServeProcess(env: NodeJS.ProcessEnv, args: string[] = []): Promise<ServeProcess> {
+  const cli = await cliBundle();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, 'serve', ...args], {
+    const child = spawn(process.execPath, [cli, 'serve', ...args], {
       cwd: root,
       env: { ...env, PORT: '0', HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -16,14 +16,13 @@ import { principalOf } from '../../plugins/gatekeeper.js';
 import type { Metrics } from '../../plugins/metrics.js';
 import { requestIdOf } from '../../plugins/request-id.js';
 import type { Clock } from '../../shared/clock.js';
+import { isDenial } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import type { Principal } from '../auth/principal.js';
 import { activityLabel, UNKNOWN_FIELD } from './activity.labels.js';
 import type { ActivityPlaces } from './activity.places.js';
 import type { ActivityRecorder } from './activity.recorder.js';
 import type { ActivityEventRow, ActivityOutcome } from './activity.table.js';
-
-const DENIAL_CODES = new Set(['FORBIDDEN', 'INVALID_CUSTOMER_TOKEN', 'UNAUTHENTICATED']);
 
 /**
  * Root fields of the operation, through fragments, without introspection.
@@ -62,7 +61,7 @@ function outcomeOf(
     (operationFailed ? errors[0] : undefined);
   if (!error) return { outcome: 'SUCCESS', errorCode: null };
   const code = String(error.extensions?.code ?? 'INTERNAL');
-  return { outcome: DENIAL_CODES.has(code) ? 'DENIED' : 'ERROR', errorCode: code };
+  return { outcome: isDenial(code) ? 'DENIED' : 'ERROR', errorCode: code };
 }
 
 /** What the activity log needs from an operation: its type, root type and root fields. */

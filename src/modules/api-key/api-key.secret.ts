@@ -1,5 +1,5 @@
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
-import CRC32 from 'crc-32';
+import { crc32 } from 'node:zlib';
 
 /**
  * Key material format (SPEC §3): `server-` or `client-`, then a base62 body of
@@ -28,9 +28,13 @@ function base62(bytes: Buffer, width: number): string {
   return out.padStart(width, '0');
 }
 
-/** CRC32 (unsigned) in base62, zero-padded: plain number arithmetic, as it runs on every request. */
+/**
+ * CRC32 (unsigned) in base62, zero-padded: plain number arithmetic, as it runs
+ * on every request. zlib's CRC of a string is over its UTF-8 bytes; key text is
+ * ASCII, so checksums are those of every key issued before (crc-32's `str`).
+ */
 function checksum(prefix: string, random: string): string {
-  let n = CRC32.str(prefix + random) >>> 0;
+  let n = crc32(prefix + random);
   let out = '';
   for (let i = 0; i < CHECKSUM_CHARS; i++) {
     out = ALPHABET[n % 62] + out;

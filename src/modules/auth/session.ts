@@ -1,5 +1,6 @@
 import { createRemoteJWKSet, decodeProtectedHeader, errors, type JWTPayload, jwtVerify, SignJWT } from 'jose';
 import type { Clock } from '../../shared/clock.js';
+import { DependencyUnavailable } from '../../shared/errors.js';
 
 const ALGORITHM = 'HS256';
 const ISSUER = 'keygate';
@@ -22,7 +23,11 @@ export interface IdentityProviderConfig {
 export type SessionSubject = { by: 'id' | 'email'; value: string };
 
 /** The identity provider's keys could not be fetched: the request is answered 503, not 401. */
-export class IdentityProviderUnavailable extends Error {}
+export class IdentityProviderUnavailable extends DependencyUnavailable {
+  constructor(message: string) {
+    super('identity provider', message);
+  }
+}
 
 /**
  * User session tokens. Keygate mints and verifies HS256 JWTs (`sub` = user id,
