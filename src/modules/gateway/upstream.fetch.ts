@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
+import { ErrorCode } from '../../shared/errors.js';
 import type { UpstreamConfig } from './upstream.config.js';
 
 /** The code upstream faults answer with, on the upstream's fields only (SPEC §9). */
-export const UPSTREAM_UNAVAILABLE = 'UPSTREAM_UNAVAILABLE';
+export const UPSTREAM_UNAVAILABLE = ErrorCode.UPSTREAM_UNAVAILABLE;
 
 /** Why an upstream answer was not usable; logged, never shown to callers. */
 type Fault = 'unreachable' | 'timeout' | 'server error' | 'too large' | 'not GraphQL';
