@@ -4,7 +4,11 @@ import { connectDatabase, type DatabaseHandle } from './database/connect.js';
 import { migrateToLatest } from './database/migrator.js';
 import { Notifications } from './database/notifications.js';
 import type { Deps } from './deps.js';
+import { PartitionDays } from './modules/activity/activity.partitions.js';
 import { ActivityRecorder } from './modules/activity/activity.recorder.js';
+import { ActivityRefs } from './modules/activity/activity.refs.js';
+import type { ActivityStore } from './modules/activity/activity.repository.js';
+import { ActivityRetention, type RetentionOptions, RetentionWorker } from './modules/activity/activity.retention.js';
 import { KeyUsageRecorder } from './modules/api-key/api-key.usage.js';
 import { KeyCache } from './modules/auth/key-cache.js';
 import { SessionTokens } from './modules/auth/session.js';
@@ -39,6 +43,7 @@ export interface KeygateOptions {
         | 'dataDir'
         | 'production'
         | 'notices'
+        | 'activityRetentionDays'
       >
     >;
   clock?: Clock;
@@ -48,6 +53,8 @@ export interface KeygateOptions {
   migrate?: boolean;
   /** Record the activity log (default true); turned off only to measure what it costs. */
   activityLog?: boolean;
+  /** The activity retention worker: off in tests that run passes themselves; its clock and pace. */
+  retention?: { enabled?: boolean } & Partial<Pick<RetentionOptions, 'monotonic' | 'intervalMs' | 'batchSize'>>;
 }
 
 export interface Keygate {
@@ -97,6 +104,14 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
     // Grants are computed with the catalogue: a new one must not meet grants cached under the old.
     onCatalogueChange: () => keyCache.clear(),
   });
+  const activityStore: ActivityStore = {
+    db: database.db,
+    dialect: database.dialect,
+    refs: new ActivityRefs(database.db),
+    partitions: database.dialect === 'postgres' ? new PartitionDays() : null,
+  };
+  const retention = new ActivityRetention(config.activityRetentionDays ?? null);
+  const retentionWorker = new RetentionWorker({ store: activityStore, retention, clock, logger, ...options.retention });
   const deps: Deps = {
     db: database.db,
     database,
@@ -106,7 +121,8 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
     keyUsage,
     keyCache,
     notifications,
-    activity: new ActivityRecorder(database.db, { logger }),
+    activity: new ActivityRecorder(activityStore, { logger }),
+    activityLog: { store: activityStore, retention, worker: retentionWorker },
     logger,
     gateway,
   };
@@ -120,6 +136,7 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
     throw error;
   }
   await notifications.start();
+  if (options.retention?.enabled ?? true) retentionWorker.start();
   // Rate-limit buckets: shared through Redis when configured, else this instance's memory.
   let buckets: BucketStore = new MemoryBuckets();
   if (config.redisUrl) {
@@ -137,6 +154,7 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
     async close() {
       gateway.close();
       identity?.close();
+      await retentionWorker.close();
       await Promise.all([keyUsage.flush(), deps.activity.close(), notifications.close(), buckets.close?.()]);
       await database.close();
     },

@@ -39,6 +39,8 @@ export interface Config {
   production: boolean;
   /** Notes for the operator about generated development secrets (never the secrets). */
   notices: string[];
+  /** KEYGATE_ACTIVITY_RETENTION_DAYS: days of activity every plan keeps; null keeps each plan's own (7/30/90). */
+  activityRetentionDays: number | null;
 }
 
 type Env = Record<string, string | undefined>;
@@ -94,7 +96,17 @@ export function loadConfig(env: Env = process.env): Config {
     issuer: env.KEYGATE_ISSUER || 'keygate',
     production: env.NODE_ENV === 'production',
     notices,
+    activityRetentionDays: parseRetentionDays(env),
   };
+}
+
+function parseRetentionDays(env: Env): number | null {
+  const value = env.KEYGATE_ACTIVITY_RETENTION_DAYS;
+  if (value === undefined || value === '') return null;
+  const days = Number(value);
+  if (!Number.isInteger(days) || days < 1 || days > 3650)
+    throw new Error(`KEYGATE_ACTIVITY_RETENTION_DAYS must be a whole number of days from 1 to 3650, got ${value}.`);
+  return days;
 }
 
 /** `KEYGATE_SESSION_JWKS_URL` (https, or http on loopback), `_ISSUER`, `_AUDIENCE`, `_USER_CLAIM` (sub | email). */

@@ -4,6 +4,8 @@ import type { DatabaseHandle } from './database/connect.js';
 import type { Database } from './database/database.js';
 import type { Notifications } from './database/notifications.js';
 import type { ActivityRecorder } from './modules/activity/activity.recorder.js';
+import type { ActivityStore } from './modules/activity/activity.repository.js';
+import type { ActivityRetention, RetentionWorker } from './modules/activity/activity.retention.js';
 import type { KeyUsageRecorder } from './modules/api-key/api-key.usage.js';
 import type { KeyCache } from './modules/auth/key-cache.js';
 import type { SessionTokens } from './modules/auth/session.js';
@@ -23,6 +25,8 @@ export interface Deps {
   /** Cross-instance messages over PostgreSQL LISTEN/NOTIFY (key changes, reloads); silent on SQLite. */
   notifications: Notifications;
   activity: ActivityRecorder;
+  /** Where the activity log is stored and how long it is kept (reads and the retention worker). */
+  activityLog: { store: ActivityStore; retention: ActivityRetention; worker: RetentionWorker };
   logger: Logger;
   /** The served schema and permission catalogue, with the upstreams behind Keygate (SPEC §9). */
   gateway: Gateway;

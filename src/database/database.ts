@@ -1,5 +1,5 @@
 import type { AccountTable, MembershipTable, UserTable } from '../modules/account/account.table.js';
-import type { ActivityEventTable } from '../modules/activity/activity.table.js';
+import type { ActivityCountTable, ActivityEventTable, ActivityRefTable } from '../modules/activity/activity.table.js';
 import type { ApiKeyTable } from '../modules/api-key/api-key.table.js';
 import type { KeyAuditEventTable } from '../modules/audit/key-audit.table.js';
 import type { CouponTable } from '../modules/coupon/coupon.table.js';
@@ -22,5 +22,7 @@ export interface Database {
   subscriptions: SubscriptionTable;
   coupons: CouponTable;
   activity_events: ActivityEventTable;
+  activity_refs: ActivityRefTable;
+  activity_counts: ActivityCountTable;
   identity_keys: IdentityKeyTable;
 }

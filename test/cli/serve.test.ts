@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createKeygate } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { storedActivityEvents } from '../../src/modules/activity/activity.repository.js';
 import { capturedByThisWorker } from '../harness/leak-scan.js';
 import { keygateCommand, postGraphQL, processEnv, startServeProcess } from '../harness/processes.js';
 
@@ -34,11 +35,7 @@ describe('keygate serve', () => {
 
     const keygate = await createKeygate({ config: { ...loadConfig(env), logLevel: 'silent' } });
     try {
-      const events = await keygate.deps.db
-        .selectFrom('activity_events')
-        .select(['field', 'outcome'])
-        .where('environment_id', '=', tenant.environments[0].id)
-        .execute();
+      const events = await storedActivityEvents(keygate.deps.db, keygate.deps.database.dialect, tenant.environments[0].id);
       expect(events.filter((e) => e.field === 'createCustomer' && e.outcome === 'SUCCESS')).toHaveLength(calls);
     } finally {
       await keygate.close();

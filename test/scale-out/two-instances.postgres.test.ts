@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase, type DatabaseHandle } from '../../src/database/connect.js';
+import { storedActivityEvents } from '../../src/modules/activity/activity.repository.js';
 import { freshDatabaseUrl } from '../harness/database.js';
 import { keygateCommand, postGraphQL, type ServeProcess, startServeProcess } from '../harness/processes.js';
 
@@ -111,11 +112,7 @@ describe('several instances on one PostgreSQL database', () => {
     expect(new Set(await Promise.all(calls)).size).toBe(30);
     expect(await a.stop()).toBe(0);
     expect(await b.stop()).toBe(0);
-    const events = await db.db
-      .selectFrom('activity_events')
-      .select(['id', 'field', 'outcome', 'request_id'])
-      .where('environment_id', '=', environmentId)
-      .execute();
+    const events = (await storedActivityEvents(db.db, 'postgres', environmentId)).map((e) => ({ ...e, request_id: e.requestId }));
     const byField = (field: string) => events.filter((e) => e.field === field);
     expect(byField('createCoupon').filter((e) => e.outcome === 'SUCCESS')).toHaveLength(30);
     expect(byField('rotateApiKey')).toHaveLength(20);

@@ -17,12 +17,12 @@ import type { Metrics } from '../../plugins/metrics.js';
 import { requestIdOf } from '../../plugins/request-id.js';
 import type { Clock } from '../../shared/clock.js';
 import { isDenial } from '../../shared/errors.js';
-import { newId } from '../../shared/ids.js';
+import { ulidGenerator } from '../../shared/ids.js';
 import type { Principal } from '../auth/principal.js';
-import { activityLabel, UNKNOWN_FIELD } from './activity.labels.js';
+import { UNKNOWN_FIELD } from './activity.labels.js';
 import type { ActivityPlaces } from './activity.places.js';
 import type { ActivityRecorder } from './activity.recorder.js';
-import type { ActivityEventRow, ActivityOutcome } from './activity.table.js';
+import type { ActivityEvent, ActivityOutcome } from './activity.table.js';
 
 /**
  * Root fields of the operation, through fragments, without introspection.
@@ -135,36 +135,41 @@ interface Call {
  * root field the schema knows.
  */
 export function useActivityLog(recorder: ActivityRecorder, clock: Clock, metrics?: Metrics): Plugin<RequestContext> {
+  // Event ids carry the requests' start times: a generator of their own keeps the wall clock's ids monotonic.
+  const ulid = ulidGenerator();
   function record({ principal, requestId, startedAt, shape, errors, failed, places, refused }: Call): void {
     const key = principal.kind === 'API_KEY' ? principal.key : null;
-    const createdAt = startedAt.toISOString();
+    // The id carries the call's time (the event's timestamp is read back from it).
+    const at = startedAt.getTime();
     // A refused document is one event, whatever it names: invented names never become rows or labels.
     const nodes: readonly (FieldNode | null)[] = refused ? [shape.knownField] : shape.fields;
-    const events: ActivityEventRow[] = nodes.map((node) => {
+    const events: ActivityEvent[] = [];
+    for (const node of nodes) {
       const field = node?.name.value ?? UNKNOWN_FIELD;
       const responseKey = node?.alias?.value ?? field;
       const { outcome, errorCode } = outcomeOf(errors, responseKey, failed);
       // A key's environment is its own; a user's call lands where its service reached (SPEC §3).
-      const place = key ? null : places?.get(responseKey);
-      return {
-        id: newId('act'),
-        account_id: key?.accountId ?? place?.accountId ?? null,
-        environment_id: key?.environmentId ?? place?.environmentId ?? null,
-        action: activityLabel(field, shape.rootType?.getFields()[field]),
+      const environmentId = key?.environmentId ?? places?.get(responseKey)?.environmentId;
+      // A call that reached no environment (a user's `viewer`) is in no environment's log: nothing stores it.
+      if (!environmentId) {
+        metrics?.operations.inc({ operation: field, outcome });
+        continue;
+      }
+      events.push({
+        id: `act_${ulid(at)}`,
+        environmentId,
+        timestamp: startedAt,
         field,
-        operation_type: shape.operation,
+        operationType: shape.operation,
         outcome,
-        error_code: errorCode,
-        actor_type: principal.actor.type,
-        actor_id: principal.actor.id,
-        actor_name: principal.actor.displayName,
-        api_key_id: key?.id ?? null,
-        request_id: requestId,
-        created_at: createdAt,
-      };
-    });
+        errorCode,
+        actor: principal.actor,
+        apiKeyId: key?.id ?? null,
+        requestId,
+      });
+    }
     recorder.record(events);
-    for (const row of events) metrics?.operations.inc({ operation: row.field, outcome: row.outcome });
+    for (const e of events) metrics?.operations.inc({ operation: e.field, outcome: e.outcome });
   }
 
   return {

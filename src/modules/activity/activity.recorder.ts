@@ -1,9 +1,7 @@
-import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { Database } from '../../database/database.js';
 import { isDatabaseUnavailable } from '../../database/errors.js';
-import { insertActivityEvents } from './activity.repository.js';
-import type { ActivityEventRow } from './activity.table.js';
+import { type ActivityStore, writeActivityEvents } from './activity.repository.js';
+import type { ActivityEvent } from './activity.table.js';
 
 export interface ActivityRecorderOptions {
   /** Write when this many events are waiting (default 200). */
@@ -17,14 +15,15 @@ export interface ActivityRecorderOptions {
 
 /**
  * The activity log's writer: requests append in memory (no I/O on the request
- * path); batches go to the database in one statement each. A failed batch is
- * kept and retried while the database is unreachable; ids are fixed up
- * front, so retries never duplicate. An event the database refuses outright
- * is logged and dropped, so it cannot hold back the rest.
+ * path); each batch goes to the database in one transaction, with its
+ * counters. A failed batch is kept and retried while the database is
+ * unreachable; ids are fixed up front, so retries never duplicate (nor count
+ * twice). An event the database refuses outright is logged and dropped, so
+ * it cannot hold back the rest.
  * `close()` writes everything still waiting (graceful shutdown).
  */
 export class ActivityRecorder {
-  private queue: ActivityEventRow[] = [];
+  private queue: ActivityEvent[] = [];
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> = Promise.resolve();
   private failures = 0;
@@ -34,7 +33,7 @@ export class ActivityRecorder {
   refused = 0;
 
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly store: ActivityStore,
     private readonly options: ActivityRecorderOptions,
   ) {}
 
@@ -42,7 +41,7 @@ export class ActivityRecorder {
     return this.queue.length;
   }
 
-  record(events: readonly ActivityEventRow[]): void {
+  record(events: readonly ActivityEvent[]): void {
     if (events.length === 0) return;
     this.queue.push(...events);
     const overflow = this.queue.length - (this.options.maxQueued ?? 100_000);
@@ -77,7 +76,7 @@ export class ActivityRecorder {
     if (batch.length === 0) return;
     this.queue = [];
     try {
-      await insertActivityEvents(this.db, batch);
+      await writeActivityEvents(this.store, batch);
       this.failures = 0;
     } catch (err) {
       if (isDatabaseUnavailable(err)) return this.retryLater(batch, err);
@@ -86,22 +85,22 @@ export class ActivityRecorder {
     }
   }
 
-  private retryLater(events: ActivityEventRow[], err: unknown): void {
+  private retryLater(events: ActivityEvent[], err: unknown): void {
     this.queue = events.concat(this.queue);
     this.failures++;
     this.options.logger.warn({ err, waiting: this.queue.length }, 'could not write activity events; will retry');
     this.schedule(Math.min(30_000, 250 * 2 ** Math.min(this.failures, 7)));
   }
 
-  private async writeOneByOne(batch: ActivityEventRow[]): Promise<void> {
+  private async writeOneByOne(batch: ActivityEvent[]): Promise<void> {
     for (const [i, event] of batch.entries()) {
       try {
-        await insertActivityEvents(this.db, [event]);
+        await writeActivityEvents(this.store, [event]);
       } catch (err) {
         if (isDatabaseUnavailable(err)) return this.retryLater(batch.slice(i), err);
         this.refused++;
         this.options.logger.error(
-          { err, field: event.field, requestId: event.request_id },
+          { err, field: event.field, requestId: event.requestId },
           'the database refused an activity event; it is dropped',
         );
       }

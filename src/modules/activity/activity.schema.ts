@@ -1,33 +1,41 @@
+import type { OperationTypeNode } from 'graphql';
 import { builder } from '../../builder.js';
-import { activity } from '../activity/activity.labels.js';
+import { activity, activityLabel } from '../activity/activity.labels.js';
 import { ApiKeyRef } from '../api-key/api-key.schema.js';
 import { ActorRef, ActorTypeEnum } from '../audit/audit.schema.js';
 import { connectionType, NodeRef, optionalId, pageArgs } from '../common/common.schema.js';
 import { requires } from '../permission/permission.guard.js';
 import { ACTIVITY_NEEDS, listActivity } from './activity.service.js';
-import { ACTIVITY_OUTCOMES, type ActivityEventRow } from './activity.table.js';
+import { ACTIVITY_OUTCOMES, type ActivityEvent } from './activity.table.js';
 
 const ActivityOutcomeEnum = builder.enumType('ActivityOutcome', { values: ACTIVITY_OUTCOMES });
 
-const ActivityEventRef = builder.objectRef<ActivityEventRow>('ActivityEvent').implement({
+const ActivityEventRef = builder.objectRef<ActivityEvent>('ActivityEvent').implement({
   interfaces: [NodeRef],
   fields: (t) => ({
     id: t.exposeID('id'),
-    timestamp: t.field({ type: 'DateTime', resolve: (e) => e.created_at }),
-    action: t.exposeString('action', { description: 'Human label of the operation, e.g. "Create customer".' }),
+    timestamp: t.field({ type: 'DateTime', resolve: (e) => e.timestamp }),
+    action: t.string({
+      description: 'Human label of the operation, e.g. "Create customer".',
+      // The label is the field's (not stored per event): its declared one, else its name made readable.
+      resolve: (e, _args, _ctx, info) => {
+        const root = info.schema.getRootType(e.operationType as OperationTypeNode);
+        return activityLabel(e.field, root?.getFields()[e.field]);
+      },
+    }),
     field: t.exposeString('field', { description: 'Root field that was called, e.g. "createCustomer".' }),
-    operationType: t.exposeString('operation_type'),
+    operationType: t.exposeString('operationType'),
     outcome: t.field({ type: ActivityOutcomeEnum, resolve: (e) => e.outcome }),
-    errorCode: t.exposeString('error_code', { nullable: true, description: 'Error code when outcome is not SUCCESS.' }),
-    actor: t.field({ type: ActorRef, resolve: (e) => ({ type: e.actor_type, id: e.actor_id, displayName: e.actor_name }) }),
+    errorCode: t.exposeString('errorCode', { nullable: true, description: 'Error code when outcome is not SUCCESS.' }),
+    actor: t.field({ type: ActorRef, resolve: (e) => e.actor }),
     apiKey: t.field({
       ...activity('View API key'),
       type: ApiKeyRef,
       nullable: true,
       description: 'The key used for the call, when an API key made it.',
-      resolve: (e, _args, ctx) => (e.api_key_id ? ctx.loaders.apiKey.load(e.api_key_id) : null),
+      resolve: (e, _args, ctx) => (e.apiKeyId ? ctx.loaders.apiKey.load(e.apiKeyId) : null),
     }),
-    requestId: t.exposeString('request_id'),
+    requestId: t.exposeString('requestId'),
   }),
 });
 

@@ -1,0 +1,186 @@
+import type { Logger } from 'pino';
+import { isDatabaseUnavailable } from '../../database/errors.js';
+import { type Clock, DAY, HOUR, MINUTE } from '../../shared/clock.js';
+import type { Plan } from '../account/account.table.js';
+import { dayOf, dropPartition, listPartitions } from './activity.partitions.js';
+import { type ActivityStore, deleteAgedCounts, deleteAgedEvents, environmentsWithActivity } from './activity.repository.js';
+
+/** Days of activity each plan keeps (SPEC §3; KEYGATE_ACTIVITY_RETENTION_DAYS overrides them all). */
+export const RETENTION_DAYS: Record<Plan, number> = { FREE: 7, GROWTH: 30, SCALE: 90 };
+
+/**
+ * How long activity is kept. The window starts on a whole hour, so the
+ * hourly counters alone give a total over it: an event is kept for its
+ * plan's days and at most one hour more.
+ */
+export class ActivityRetention {
+  constructor(readonly overrideDays: number | null = null) {}
+
+  days(plan: Plan): number {
+    return this.overrideDays ?? RETENTION_DAYS[plan];
+  }
+
+  /** The longest any plan keeps (PostgreSQL drops whole days older than that). */
+  get maxDays(): number {
+    return this.overrideDays ?? Math.max(...Object.values(RETENTION_DAYS));
+  }
+
+  /** The oldest time still visible for an account of this plan. */
+  cutoffMs(plan: Plan, nowMs: number): number {
+    return Math.floor((nowMs - this.days(plan) * DAY) / HOUR) * HOUR;
+  }
+}
+
+export interface RetentionOptions {
+  store: ActivityStore;
+  retention: ActivityRetention;
+  clock: Clock;
+  logger: Logger;
+  /** A monotonic clock in milliseconds (performance.now by default); a wall clock leaping ahead of it pauses deletion. */
+  monotonic?: () => number;
+  /** Between passes (default one minute). */
+  intervalMs?: number;
+  /** Rows per delete statement (default 500): short statements, so writers never wait long. */
+  batchSize?: number;
+}
+
+/** A wall clock ahead of the monotonic one by more than this is taken for a jump, not for time passing. */
+const MAX_CLOCK_LEAP_MS = HOUR;
+
+/**
+ * Deletes activity older than each environment's window, off the request
+ * path and in bounded steps: every statement deletes at most `batchSize`
+ * rows (its own transaction: a crash leaves whole batches, never part of
+ * one) and the pass yields to requests between statements. On PostgreSQL,
+ * days older than the longest window are dropped whole as partitions.
+ * Reads never depend on it: they see only the window, whether or not the
+ * aged rows are gone yet. A failed pass (the database away) is retried on
+ * the next one; a wall clock that leaps ahead pauses deletion until it
+ * agrees with the monotonic clock again, so a bad clock cannot delete
+ * what is still in the window.
+ */
+export class RetentionWorker {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private baseline: { wall: number; mono: number } | null = null;
+  private closed = false;
+  /** What the last passes did (tests and metrics read it). */
+  readonly stats = { passes: 0, eventsDeleted: 0, countsDeleted: 0, partitionsDropped: 0, skipped: 0 };
+
+  constructor(private readonly options: RetentionOptions) {}
+
+  start(): void {
+    this.schedule(Math.min(this.options.intervalMs ?? MINUTE, 10_000));
+  }
+
+  private schedule(ms: number): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.run().finally(() => this.schedule(this.options.intervalMs ?? MINUTE));
+    }, ms);
+    this.timer.unref?.();
+  }
+
+  /** One pass now (or the one already running). */
+  run(): Promise<void> {
+    this.running ??= this.pass().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private clockTrusted(): boolean {
+    const wall = this.options.clock.now().getTime();
+    const mono = (this.options.monotonic ?? (() => performance.now()))();
+    if (!this.baseline) {
+      this.baseline = { wall, mono };
+      return true;
+    }
+    const leap = wall - this.baseline.wall - (mono - this.baseline.mono);
+    if (leap > MAX_CLOCK_LEAP_MS) {
+      this.options.logger.warn(
+        { leapMs: Math.round(leap) },
+        'the wall clock jumped ahead of the monotonic clock: activity retention is paused until they agree',
+      );
+      return false;
+    }
+    // Time ran normally (or the clock went back): follow it.
+    this.baseline = { wall, mono };
+    return true;
+  }
+
+  private async pass(): Promise<void> {
+    if (this.closed) return;
+    if (!this.clockTrusted()) {
+      this.stats.skipped++;
+      return;
+    }
+    try {
+      await this.dropAgedPartitions();
+      await this.deleteAgedRows();
+      this.stats.passes++;
+    } catch (err) {
+      if (!isDatabaseUnavailable(err)) this.options.logger.error({ err }, 'activity retention failed');
+      else this.options.logger.warn({ err }, 'activity retention could not reach the database; retrying next pass');
+    }
+  }
+
+  private async dropAgedPartitions(): Promise<void> {
+    const { store, retention, clock } = this.options;
+    if (store.dialect !== 'postgres') return;
+    // A partition is dropped once its whole day is older than the longest window.
+    const lastAgedDay = dayOf(clock.now().getTime() - retention.maxDays * DAY) - 1;
+    for (const partition of await listPartitions(store.db)) {
+      if (this.closed || partition.day > lastAgedDay) continue;
+      await dropPartition(store.db, partition.name, partition.attached);
+      store.partitions?.forget(partition.day);
+      this.stats.partitionsDropped++;
+    }
+  }
+
+  private async deleteAgedRows(): Promise<void> {
+    const { store, retention, clock } = this.options;
+    const batchSize = this.options.batchSize ?? 500;
+    for (let after = 0; !this.closed; ) {
+      const environments = await environmentsWithActivity(store.db, after, 200);
+      if (environments.length === 0) return;
+      after = environments.at(-1)!.ref;
+      const plans = await store.db
+        .selectFrom('environments')
+        .innerJoin('accounts', 'accounts.id', 'environments.account_id')
+        .select(['environments.id', 'accounts.plan'])
+        .where(
+          'environments.id',
+          'in',
+          environments.map((e) => e.id),
+        )
+        .execute();
+      const planOf = new Map(plans.map((p) => [p.id, p.plan]));
+      for (const env of environments) {
+        const plan = planOf.get(env.id);
+        if (!plan) continue;
+        const cutoff = retention.cutoffMs(plan, clock.now().getTime());
+        for (let deleted = batchSize; deleted === batchSize && !this.closed; ) {
+          deleted = await deleteAgedEvents(store.db, store.dialect, env.ref, cutoff, batchSize);
+          this.stats.eventsDeleted += deleted;
+          await yieldToRequests();
+        }
+        for (let deleted = batchSize; deleted === batchSize && !this.closed; ) {
+          deleted = await deleteAgedCounts(store.db, env.ref, cutoff, batchSize);
+          this.stats.countsDeleted += deleted;
+          await yieldToRequests();
+        }
+      }
+    }
+  }
+}
+
+/** Lets waiting requests run between two delete statements (better-sqlite3 holds the event loop while one runs). */
+const yieldToRequests = () => new Promise<void>((resolve) => setImmediate(resolve));
