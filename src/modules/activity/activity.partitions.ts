@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import type { Database } from '../../database/database.js';
 import { DAY } from '../../shared/clock.js';
 import { bytesAtTime, idCodec } from './activity.codec.js';
 
@@ -27,7 +28,7 @@ export function dayOfPartition(name: string): number | null {
 }
 
 /** Creates the partition of a day unless it exists (several instances may race: both succeed). */
-export async function createPartition(db: Kysely<any>, day: number): Promise<void> {
+export async function createPartition(db: Kysely<Database>, day: number): Promise<void> {
   const from = uuid.encode(bytesAtTime(day * DAY));
   const to = uuid.encode(bytesAtTime((day + 1) * DAY));
   try {
@@ -41,7 +42,7 @@ export async function createPartition(db: Kysely<any>, day: number): Promise<voi
 }
 
 /** Partition tables of this schema by day, attached or left over from an interrupted drop. */
-export async function listPartitions(db: Kysely<any>): Promise<{ name: string; day: number; attached: boolean }[]> {
+export async function listPartitions(db: Kysely<Database>): Promise<{ name: string; day: number; attached: boolean }[]> {
   const { rows } = await sql<{ name: string; attached: boolean }>`
     select c.relname as name, exists (select 1 from pg_inherits i where i.inhrelid = c.oid) as attached
     from pg_class c
@@ -57,7 +58,7 @@ export async function listPartitions(db: Kysely<any>): Promise<{ name: string; d
  * writers of the other partitions; a detach a crash interrupted is
  * finished (FINALIZE), and a detached table left behind is dropped.
  */
-export async function dropPartition(db: Kysely<any>, name: string, attached: boolean): Promise<void> {
+export async function dropPartition(db: Kysely<Database>, name: string, attached: boolean): Promise<void> {
   if (attached) {
     try {
       await sql`alter table activity_events detach partition ${sql.id(name)} concurrently`.execute(db);
@@ -77,7 +78,7 @@ export async function dropPartition(db: Kysely<any>, name: string, attached: boo
 export class PartitionDays {
   private readonly known = new Set<number>();
 
-  async ensure(db: Kysely<any>, days: Iterable<number>): Promise<void> {
+  async ensure(db: Kysely<Database>, days: Iterable<number>): Promise<void> {
     for (const day of days) {
       if (this.known.has(day)) continue;
       await createPartition(db, day);

@@ -39,7 +39,7 @@ interface InsertPlan<Row> {
   sql: string;
   slots: readonly (readonly [row: number, column: keyof Row])[];
 }
-const plans = new WeakMap<Db, Map<string, InsertPlan<any>>>();
+const plans = new WeakMap<Db, Map<string, InsertPlan<unknown>>>();
 
 /**
  * The insert of `size` rows, compiled by Kysely once per database, statement
@@ -72,7 +72,7 @@ function insertPlan<Row>(
       return [Number(row), column] as const;
     });
     plan = { sql: compiled.sql, slots };
-    byKey.set(key, plan);
+    byKey.set(key, plan as InsertPlan<unknown>);
   }
   return plan;
 }
