@@ -72,7 +72,7 @@ const refusal = (message, status, code) =>
     extensions: { code, http: { status, headers: status === 401 ? { 'www-authenticate': 'Bearer' } : {} } },
   });
 
-/** Verifies the identity token before the document is even parsed: without one, nothing is answered, not even validation errors. */
+/** Verifies the identity token before Yoga parses and validates the document: without one, nothing is answered, not even validation errors. */
 const identityCheck = {
   async onParams({ request, params, setResult }) {
     const authorization = request.headers.get('authorization');

@@ -321,6 +321,22 @@ describe('the example’s check of the identity token (called directly, not thro
     }
   });
 
+  it('refuses with 503 while Keygate’s keys cannot be fetched, rather than trust a token it cannot check', async () => {
+    const orphan = await startExample({ KEYGATE_URL: `http://127.0.0.1:${await freePort()}` });
+    const res = await fetch(orphan.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await token(identity.privateKey)}` },
+      body: JSON.stringify({ query: '{ orders { id } }' }),
+    });
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as Body;
+    expect(body.data).toBeUndefined();
+    expect(body.errors).toEqual([
+      { message: "Keygate's identity keys could not be fetched.", extensions: { code: 'SERVICE_UNAVAILABLE' } },
+    ]);
+    await orphan.stop();
+  });
+
   it('answers only the SDL query `{ _service { sdl } }` (what Keygate reads at start) without a token, nothing alongside it', async () => {
     const sdl = await callExample('{ _service { sdl } }');
     expect(sdl.status).toBe(200);
