@@ -332,8 +332,9 @@ describe('users', () => {
     expect(body.data.whoami).toEqual({ principal: 'user', environment: tenant.dev.id });
   });
 
-  it('answer NOT_FOUND for an environment of another tenant, keys and users alike', async () => {
+  it('answer NOT_FOUND for an environment of another tenant, keys and users alike, and the upstream hears nothing', async () => {
     const other = await seedTenant(t);
+    const from = orders.received.length;
     const asUser = await t.fetch(
       { query: '{ orders { id } }' },
       { authorization: `Bearer ${tenant.owner.token}`, 'x-keygate-environment': other.dev.id },
@@ -344,6 +345,7 @@ describe('users', () => {
       { 'x-api-key': tenant.dev.fullAccessKey.secret, 'x-keygate-environment': other.dev.id },
     );
     expect(codes((await asKey.json()) as never)).toEqual(['NOT_FOUND']);
+    expect(sentSince(from)).toEqual([]);
   });
 
   it('hold upstream scopes by role: members write, read-only users only read', async () => {

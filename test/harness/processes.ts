@@ -1,5 +1,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -115,13 +117,33 @@ export interface ServeProcess {
   stop(): Promise<number | null>;
 }
 
-/** Starts `keygate serve` on a loopback port chosen by the OS; resolves once it listens. */
-export async function startServeProcess(env: NodeJS.ProcessEnv, args: string[] = []): Promise<ServeProcess> {
+/**
+ * A loopback port free right now, for a process that must know another's
+ * address before that one starts (an upstream that verifies Keygate's tokens
+ * against the JWKS of a Keygate started after it).
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts `keygate serve` on loopback (on `port`, else one the OS chooses); resolves once it listens. */
+export async function startServeProcess(
+  env: NodeJS.ProcessEnv,
+  args: string[] = [],
+  options: { port?: number } = {},
+): Promise<ServeProcess> {
   const cli = await cliBundle();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cli, 'serve', ...args], {
       cwd: root,
-      env: { ...env, PORT: '0', HOST: '127.0.0.1' },
+      env: { ...env, PORT: String(options.port ?? 0), HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     running.add(child);
