@@ -70,7 +70,7 @@ describe('keygate serve with a bad upstreams file', () => {
             '@requiresScopes(scope: "shipments:read")',
           ),
         }),
-      [/upstream "orders": its SDL is not a valid schema: Unknown argument "scope" on directive "@requiresScopes"/],
+      [/upstreams\.json \(SDL \S+orders\.graphql\): upstream "orders": its SDL is not a valid schema: Unknown argument "scope" on directive "@requiresScopes"/],
     ],
     [
       'a scope that is not <resource>:<action> in lower case',
@@ -78,7 +78,7 @@ describe('keygate serve with a bad upstreams file', () => {
         config([fromFile('orders', 'orders.graphql')], {
           'orders.graphql': ORDERS_SDL.replace('"orders:write"', '"Orders:Write"'),
         }),
-      [/upstream "orders": Mutation\.placeOrder: scope "Orders:Write" is not <resource>:<action>/],
+      [/upstreams\.json \(SDL \S+orders\.graphql\): upstream "orders": Mutation\.placeOrder: scope "Orders:Write" is not <resource>:<action>/],
     ],
     [
       'a root field Keygate itself serves',
@@ -86,7 +86,7 @@ describe('keygate serve with a bad upstreams file', () => {
         config([fromFile('orders', 'orders.graphql')], {
           'orders.graphql': ORDERS_SDL.replace('caller: Caller!', 'viewer: Caller!'),
         }),
-      [/root field Query\.viewer is defined by both Keygate and upstream "orders"/],
+      [/upstreams\.json: root field Query\.viewer is defined by both Keygate and upstream "orders"/],
     ],
     [
       'a type two upstreams both define',
@@ -95,12 +95,12 @@ describe('keygate serve with a bad upstreams file', () => {
           'orders.graphql': ORDERS_SDL,
           'returns.graphql': 'type Query { returns: [Order!]! }\ntype Order { id: ID! }',
         }),
-      [/type Order is defined by both upstream "orders" and upstream "returns"/],
+      [/upstreams\.json: type Order is defined by both upstream "orders" and upstream "returns"/],
     ],
     [
       'an upstream that cannot be reached at start',
       async () => config([{ name: 'orders', url: `http://127.0.0.1:${await freePort()}/graphql`, schema: { federation: true } }]),
-      [/upstream "orders": could not read its SDL through \{ _service \{ sdl \} \}: Upstream orders is unavailable\./],
+      [/upstreams\.json: upstream "orders": could not read its SDL through \{ _service \{ sdl \} \}: Upstream orders is unavailable\./],
     ],
     [
       'a URL with credentials in it',

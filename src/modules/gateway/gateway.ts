@@ -146,9 +146,17 @@ export class Gateway {
   }
 
   private async build(): Promise<GatewayState> {
-    this.#file = readUpstreamsFile(this.options.upstreamsFile!);
-    const loaded = await Promise.all(this.#file.upstreams.map((u) => this.load(u)));
-    const schema = buildGatewaySchema(this.options.local, loaded);
+    const file = this.options.upstreamsFile!;
+    this.#file = readUpstreamsFile(file);
+    const loaded = await Promise.all(
+      this.#file.upstreams.map((u) => this.load(u).catch((error: unknown) => Promise.reject(naming(file, u, error)))),
+    );
+    let schema: GraphQLSchema;
+    try {
+      schema = buildGatewaySchema(this.options.local, loaded);
+    } catch (error) {
+      throw naming(file, null, error);
+    }
     return {
       schema,
       catalogue: catalogueOf(loaded.map((u) => u.rules)),
@@ -198,6 +206,18 @@ export class Gateway {
     for (const timer of this.#timers) clearInterval(timer);
     this.#timers = [];
   }
+}
+
+/**
+ * An upstream's failure names the upstreams file (and the SDL file the
+ * upstream reads), whatever part of loading failed (SPEC §9: the file, the
+ * upstream and the field).
+ */
+function naming(file: string, upstream: UpstreamConfig | null, error: unknown): unknown {
+  if (!(error instanceof Error) || error.message.startsWith(file)) return error;
+  const sdl = upstream?.schema.kind === 'file' ? ` (SDL ${upstream.schema.path})` : '';
+  error.message = `${file}${sdl}: ${error.message}`;
+  return error;
 }
 
 function sameCatalogue(a: PermissionCatalogue, b: PermissionCatalogue): boolean {
