@@ -3,6 +3,7 @@ import * as foundation from './2026-11-28T0900_foundation.js';
 import * as resourcesAndActivity from './2026-11-28T1130_resources_and_activity.js';
 import * as identityKeys from './2026-12-02T0900_identity_keys.js';
 import * as compactActivity from './2026-12-02T1300_compact_activity.js';
+import * as webhooks from './2026-12-02T1500_webhooks.js';
 
 /** Every migration, by its dated name; the migrator applies them in name order. */
 export const migrations: Record<string, Migration> = {
@@ -10,4 +11,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-28T1130_resources_and_activity': resourcesAndActivity,
   '2026-12-02T0900_identity_keys': identityKeys,
   '2026-12-02T1300_compact_activity': compactActivity,
+  '2026-12-02T1500_webhooks': webhooks,
 };

@@ -8,6 +8,7 @@ import type { EnvironmentTable } from '../modules/environment/environment.table.
 import type { IdentityKeyTable } from '../modules/gateway/identity.table.js';
 import type { IntegrationTable } from '../modules/integration/integration.table.js';
 import type { SubscriptionTable } from '../modules/subscription/subscription.table.js';
+import type { WebhookDeliveryTable, WebhookEndpointTable, WebhookEventTable } from '../modules/webhook/webhook.table.js';
 
 /** Every table Keygate owns. Column names are snake_case, as in the migrations. */
 export interface Database {
@@ -25,4 +26,7 @@ export interface Database {
   activity_refs: ActivityRefTable;
   activity_counts: ActivityCountTable;
   identity_keys: IdentityKeyTable;
+  webhook_endpoints: WebhookEndpointTable;
+  webhook_events: WebhookEventTable;
+  webhook_deliveries: WebhookDeliveryTable;
 }

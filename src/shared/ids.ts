@@ -1,6 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 
-export type IdPrefix = 'acc' | 'usr' | 'env' | 'key' | 'kae' | 'act' | 'int' | 'cus' | 'sub' | 'cpn';
+export type IdPrefix = 'acc' | 'usr' | 'env' | 'key' | 'kae' | 'act' | 'int' | 'cus' | 'sub' | 'cpn' | 'whe' | 'wev' | 'whd';
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const POOL = Buffer.alloc(4096);

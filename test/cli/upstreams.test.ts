@@ -70,7 +70,9 @@ describe('keygate serve with a bad upstreams file', () => {
             '@requiresScopes(scope: "shipments:read")',
           ),
         }),
-      [/upstreams\.json \(SDL \S+orders\.graphql\): upstream "orders": its SDL is not a valid schema: Unknown argument "scope" on directive "@requiresScopes"/],
+      [
+        /upstreams\.json \(SDL \S+orders\.graphql\): upstream "orders": its SDL is not a valid schema: Unknown argument "scope" on directive "@requiresScopes"/,
+      ],
     ],
     [
       'a scope that is not <resource>:<action> in lower case',
@@ -78,7 +80,9 @@ describe('keygate serve with a bad upstreams file', () => {
         config([fromFile('orders', 'orders.graphql')], {
           'orders.graphql': ORDERS_SDL.replace('"orders:write"', '"Orders:Write"'),
         }),
-      [/upstreams\.json \(SDL \S+orders\.graphql\): upstream "orders": Mutation\.placeOrder: scope "Orders:Write" is not <resource>:<action>/],
+      [
+        /upstreams\.json \(SDL \S+orders\.graphql\): upstream "orders": Mutation\.placeOrder: scope "Orders:Write" is not <resource>:<action>/,
+      ],
     ],
     [
       'a root field Keygate itself serves',
@@ -100,7 +104,9 @@ describe('keygate serve with a bad upstreams file', () => {
     [
       'an upstream that cannot be reached at start',
       async () => config([{ name: 'orders', url: `http://127.0.0.1:${await freePort()}/graphql`, schema: { federation: true } }]),
-      [/upstreams\.json: upstream "orders": could not read its SDL through \{ _service \{ sdl \} \}: Upstream orders is unavailable\./],
+      [
+        /upstreams\.json: upstream "orders": could not read its SDL through \{ _service \{ sdl \} \}: Upstream orders is unavailable\./,
+      ],
     ],
     [
       'a URL with credentials in it',

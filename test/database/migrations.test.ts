@@ -48,6 +48,9 @@ describe(`migrations (${dialect})`, () => {
         'memberships',
         'subscriptions',
         'users',
+        'webhook_deliveries',
+        'webhook_endpoints',
+        'webhook_events',
       ]);
       expect(await migrateToLatest(handle.db)).toEqual([]);
       expect(await migrateDownToZero(handle.db)).toEqual([...names].reverse());

@@ -275,7 +275,12 @@ export async function listActivityEvents(read: ActivityRead, page: PageRequest):
   let page_ = matching(read.db.selectFrom('activity_events').selectAll(), codes, codec.encode(bytesAtTime(startOf(read))));
   if (page.afterId) page_ = page_.where('activity_events.id', '<', codec.encode(activityIdBytes(page.afterId)));
   const rows = await read.db
-    .selectFrom(page_.orderBy('activity_events.id', 'desc').limit(page.size + 1).as('e'))
+    .selectFrom(
+      page_
+        .orderBy('activity_events.id', 'desc')
+        .limit(page.size + 1)
+        .as('e'),
+    )
     .innerJoin('activity_refs as f', 'f.id', 'e.field')
     .innerJoin('activity_refs as a', 'a.id', 'e.actor')
     .leftJoin('activity_refs as k', 'k.id', 'e.api_key')
