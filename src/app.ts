@@ -4,10 +4,8 @@ import { connectDatabase, type DatabaseHandle } from './database/connect.js';
 import { migrateToLatest } from './database/migrator.js';
 import { Notifications } from './database/notifications.js';
 import type { Deps } from './deps.js';
-import { PartitionDays } from './modules/activity/activity.partitions.js';
 import { ActivityRecorder } from './modules/activity/activity.recorder.js';
-import { ActivityRefs } from './modules/activity/activity.refs.js';
-import type { ActivityStore } from './modules/activity/activity.repository.js';
+import { activityStoreOf } from './modules/activity/activity.repository.js';
 import { ActivityRetention, type RetentionOptions, RetentionWorker } from './modules/activity/activity.retention.js';
 import { KeyUsageRecorder } from './modules/api-key/api-key.usage.js';
 import { KeyCache } from './modules/auth/key-cache.js';
@@ -104,12 +102,7 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
     // Grants are computed with the catalogue: a new one must not meet grants cached under the old.
     onCatalogueChange: () => keyCache.clear(),
   });
-  const activityStore: ActivityStore = {
-    db: database.db,
-    dialect: database.dialect,
-    refs: new ActivityRefs(database.db),
-    partitions: database.dialect === 'postgres' ? new PartitionDays() : null,
-  };
+  const activityStore = activityStoreOf(database.db, database.dialect);
   const retention = new ActivityRetention(config.activityRetentionDays ?? null);
   const retentionWorker = new RetentionWorker({ store: activityStore, retention, clock, logger, ...options.retention });
   const deps: Deps = {

@@ -2,11 +2,10 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase, type DatabaseHandle } from '../../src/database/connect.js';
 import { migrateToLatest } from '../../src/database/migrator.js';
-import { PartitionDays } from '../../src/modules/activity/activity.partitions.js';
 import { ActivityRecorder } from '../../src/modules/activity/activity.recorder.js';
-import { ActivityRefs } from '../../src/modules/activity/activity.refs.js';
 import {
   type ActivityStore,
+  activityStoreOf,
   countActivityEvents,
   storedActivityEvents,
   writeActivityEvents,
@@ -28,12 +27,7 @@ let store: ActivityStore;
 beforeAll(async () => {
   handle = await connectDatabase({ url: await freshDatabaseUrl(), poolSize: 2 });
   await migrateToLatest(handle.db);
-  store = {
-    db: handle.db,
-    dialect: handle.dialect,
-    refs: new ActivityRefs(handle.db),
-    partitions: handle.dialect === 'postgres' ? new PartitionDays() : null,
-  };
+  store = activityStoreOf(handle.db, handle.dialect);
 });
 afterAll(() => handle?.close());
 

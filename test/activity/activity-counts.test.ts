@@ -2,11 +2,10 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase, type DatabaseHandle } from '../../src/database/connect.js';
 import { migrateToLatest } from '../../src/database/migrator.js';
-import { PartitionDays } from '../../src/modules/activity/activity.partitions.js';
-import { ActivityRefs } from '../../src/modules/activity/activity.refs.js';
 import {
   type ActivityRead,
   type ActivityStore,
+  activityStoreOf,
   countActivityEvents,
   listActivityEvents,
   writeActivityEvents,
@@ -65,12 +64,7 @@ function seed(count: number): ActivityEvent[] {
 beforeAll(async () => {
   handle = await connectDatabase({ url: await freshDatabaseUrl(), poolSize: 2 });
   await migrateToLatest(handle.db);
-  store = {
-    db: handle.db,
-    dialect: handle.dialect,
-    refs: new ActivityRefs(handle.db),
-    partitions: handle.dialect === 'postgres' ? new PartitionDays() : null,
-  };
+  store = activityStoreOf(handle.db, handle.dialect);
   events.push(...seed(6000));
   // In several batches, some of them retried (as the recorder does after a lost answer).
   for (let at = 0; at < events.length; at += 700) {

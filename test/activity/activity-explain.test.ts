@@ -2,10 +2,9 @@ import { CompiledQuery } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase, type DatabaseHandle } from '../../src/database/connect.js';
 import { migrateToLatest } from '../../src/database/migrator.js';
-import { PartitionDays } from '../../src/modules/activity/activity.partitions.js';
-import { ActivityRefs } from '../../src/modules/activity/activity.refs.js';
 import {
   type ActivityStore,
+  activityStoreOf,
   countActivityEvents,
   listActivityEvents,
   writeActivityEvents,
@@ -56,12 +55,7 @@ function seed(environmentId: string, count: number): ActivityEvent[] {
 beforeAll(async () => {
   handle = await connectDatabase({ url: await freshDatabaseUrl(), poolSize: 2 });
   await migrateToLatest(handle.db);
-  store = {
-    db: handle.db,
-    dialect: handle.dialect,
-    refs: new ActivityRefs(handle.db),
-    partitions: handle.dialect === 'postgres' ? new PartitionDays() : null,
-  };
+  store = activityStoreOf(handle.db, handle.dialect);
   for (const [env, count] of [
     [BUSY, SIZE],
     [OTHER, SIZE / 2],

@@ -17,8 +17,8 @@ import {
   type StoredId,
   timeOfBytes,
 } from './activity.codec.js';
-import { dayOf, type PartitionDays } from './activity.partitions.js';
-import { type ActivityRefs, actorOfRef, actorRef } from './activity.refs.js';
+import { dayOf, PartitionDays } from './activity.partitions.js';
+import { ActivityRefs, actorOfRef, actorRef } from './activity.refs.js';
 import type { ActivityCountTable, ActivityEvent, ActivityEventTable, ActivityFilter } from './activity.table.js';
 
 type Db = Kysely<Database>;
@@ -30,6 +30,11 @@ export interface ActivityStore {
   refs: ActivityRefs;
   /** PostgreSQL only: the daily partitions the batch's events go to. */
   partitions: PartitionDays | null;
+}
+
+/** The store of a database: its own interned-text cache and, on PostgreSQL, its partitions. */
+export function activityStoreOf(db: Db, dialect: Dialect): ActivityStore {
+  return { db, dialect, refs: new ActivityRefs(db), partitions: dialect === 'postgres' ? new PartitionDays() : null };
 }
 
 /** Chunk sizes a batch is split into (its binary decomposition), so only a few distinct statements ever exist. */
