@@ -58,7 +58,7 @@ export interface ConnectOptions {
 /** Defaults of the bounds above; README "Configuration" lists them. */
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 5000;
 export const DEFAULT_SQLITE_READERS = 2;
-export const DEFAULT_SQLITE_READ_QUEUE = 64;
+export const DEFAULT_SQLITE_READ_QUEUE = 256;
 
 /** How long to wait for a PostgreSQL connection before failing the request (no hanging). */
 const CONNECT_TIMEOUT_MS = 3000;
@@ -138,6 +138,7 @@ export async function connectDatabase({
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: immediateTransactions({ database: withStatementCache(sqlite) }), log });
+  // An in-memory database lives inside this one connection: no reader process could open it (reader.ts).
   const reads =
     file === ':memory:'
       ? new Reads(onMainDatabase(db), 'sqlite')

@@ -21,8 +21,8 @@ describe('configuration', () => {
     expect(JSON.stringify(guarded.notices)).not.toContain('tok-123');
   });
 
-  it('reads the read bounds: KEYGATE_STATEMENT_TIMEOUT_MS (5000), KEYGATE_SQLITE_READERS (2), KEYGATE_SQLITE_READ_QUEUE (64)', () => {
-    expect(loadConfig(production)).toMatchObject({ statementTimeoutMs: 5000, sqliteReaders: 2, sqliteReadQueue: 64 });
+  it('reads the read bounds: KEYGATE_STATEMENT_TIMEOUT_MS (5000), KEYGATE_SQLITE_READERS (2), KEYGATE_SQLITE_READ_QUEUE (256)', () => {
+    expect(loadConfig(production)).toMatchObject({ statementTimeoutMs: 5000, sqliteReaders: 2, sqliteReadQueue: 256 });
     const set = loadConfig({
       ...production,
       KEYGATE_STATEMENT_TIMEOUT_MS: '250',
