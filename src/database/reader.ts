@@ -185,8 +185,9 @@ interface Reader {
  * better-sqlite3, and Worker.terminate() waits for it to end (measured: a
  * 29-second count went on for all of its 29 seconds), while SIGKILL ends a
  * process at once. A read-only connection killed mid-read loses nothing, so
- * a read past its deadline kills its reader and the next read starts a
- * fresh one. Each reader costs about 50 MB and 0.3 ms per read (IPC).
+ * a read past its deadline kills its reader and a fresh one starts at once.
+ * Readers start when reads first wait for one (a CLI command starts none);
+ * each costs about 50 MB of memory and 0.3 ms per read (IPC).
  */
 export class ReaderPool implements ReadExecutor {
   /** Reader processes started, reads refused for a full queue, reads past their deadline (running or waiting). */
