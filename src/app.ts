@@ -29,6 +29,9 @@ export interface KeygateOptions {
       Pick<
         Config,
         | 'keyCacheTtlMs'
+        | 'statementTimeoutMs'
+        | 'sqliteReaders'
+        | 'sqliteReadQueue'
         | 'limits'
         | 'rateLimit'
         | 'metricsToken'
@@ -80,6 +83,9 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
   const database: DatabaseHandle = await connectDatabase({
     url: config.databaseUrl,
     poolSize: config.databasePoolSize,
+    statementTimeoutMs: config.statementTimeoutMs,
+    sqliteReaders: config.sqliteReaders,
+    sqliteReadQueue: config.sqliteReadQueue,
     onPoolError: (err) => logger.warn({ err }, 'database connection lost; the pool will reconnect'),
   });
   if (options.migrate ?? true) await migrateToLatest(database.db);
@@ -108,6 +114,7 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
   const deps: Deps = {
     db: database.db,
     database,
+    reads: database.reads,
     clock,
     secretBox: new SecretBox(config.masterKey),
     sessions: new SessionTokens(config.sessionSecret, clock, config.identityProvider ?? null),

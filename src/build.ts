@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { build, type Metafile } from 'esbuild';
 import type { Diagnostic } from 'typescript';
 import { CONSOLE_DIST_DIR } from './console/console.plugin.js';
+import { READ_WORKER_BUNDLE } from './database/reader.js';
 import { packageRoot } from './shared/package-root.js';
 
 const root = packageRoot();
@@ -17,13 +18,22 @@ export const CLIENT_DIST_DIR = path.join(root, 'dist/client');
 /**
  * Bundles a Node entry point (Keygate's own TypeScript, compiled ahead of
  * time; packages stay external). Serving compiled JavaScript keeps a
- * TypeScript loader off the request path and out of memory. The metafile
- * names the packages the bundle imports at run time.
+ * TypeScript loader off the request path and out of memory. The SQLite
+ * reader process (database/read-worker.ts) is written beside every bundle,
+ * where database/reader.ts looks for it. The metafile names the packages
+ * the bundles import at run time.
  */
 export async function buildNodeBundle(entry: string, outfile: string): Promise<Metafile> {
+  // One extension for both: the reader's name is fixed (READ_WORKER_BUNDLE).
+  if (!outfile.endsWith('.mjs')) throw new Error(`A Node bundle is an ES module file (.mjs): ${outfile}`);
+  const name = (file: string) => path.basename(file, '.mjs');
   const { metafile } = await build({
-    entryPoints: [entry],
-    outfile,
+    entryPoints: {
+      [name(outfile)]: entry,
+      [name(READ_WORKER_BUNDLE)]: path.join(root, 'src/database/read-worker.ts'),
+    },
+    outdir: path.dirname(outfile),
+    outExtension: { '.js': '.mjs' },
     bundle: true,
     packages: 'external',
     platform: 'node',

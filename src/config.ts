@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_SQLITE_READ_QUEUE, DEFAULT_SQLITE_READERS, DEFAULT_STATEMENT_TIMEOUT_MS } from './database/connect.js';
 import type { IdentityProviderConfig } from './modules/auth/session.js';
 import type { RateLimitConfig } from './plugins/rate-limit.js';
 
@@ -11,6 +12,12 @@ export interface Config {
   host: string | undefined;
   databaseUrl: string;
   databasePoolSize: number;
+  /** KEYGATE_STATEMENT_TIMEOUT_MS: longest a PostgreSQL statement, or a SQLite reader's read, may run (answered 503). */
+  statementTimeoutMs: number;
+  /** KEYGATE_SQLITE_READERS: reader processes for a SQLite file's list and count reads (each one read-only connection). */
+  sqliteReaders: number;
+  /** KEYGATE_SQLITE_READ_QUEUE: reads that may wait for a SQLite reader; more are answered 503 at once. */
+  sqliteReadQueue: number;
   dataDir: string;
   masterKey: Buffer;
   sessionSecret: Buffer;
@@ -79,6 +86,9 @@ export function loadConfig(env: Env = process.env): Config {
     host: env.HOST || undefined,
     databaseUrl: env.DATABASE_URL || `file:${path.join(dataDir, 'keygate.db')}`,
     databasePoolSize: Number(env.DATABASE_POOL_SIZE ?? 10),
+    statementTimeoutMs: positive(env, 'KEYGATE_STATEMENT_TIMEOUT_MS', DEFAULT_STATEMENT_TIMEOUT_MS),
+    sqliteReaders: positive(env, 'KEYGATE_SQLITE_READERS', DEFAULT_SQLITE_READERS),
+    sqliteReadQueue: whole(env, 'KEYGATE_SQLITE_READ_QUEUE', DEFAULT_SQLITE_READ_QUEUE),
     dataDir,
     masterKey: secretFromEnvOrFile(env, 'KEYGATE_MASTER_KEY', dataDir, notices),
     sessionSecret: secretFromEnvOrFile(env, 'KEYGATE_SESSION_SECRET', dataDir, notices),
@@ -152,6 +162,12 @@ function whole(env: Env, name: string, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a whole number, got "${raw}".`);
+  return value;
+}
+
+function positive(env: Env, name: string, fallback: number): number {
+  const value = whole(env, name, fallback);
+  if (value === 0) throw new Error(`${name} must be at least 1, got "${env[name]}".`);
   return value;
 }
 

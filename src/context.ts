@@ -29,6 +29,8 @@ export interface RequestContext {
   customerToken: SentCustomerToken;
   deps: Deps;
   db: Kysely<Database>;
+  /** `deps.reads.db`: where list pages and counts are read, so a long one stalls no other request. */
+  reads: Kysely<Database>;
   clock: Clock;
   loaders: Loaders;
   /** Where each root field's call landed, recorded by the services (activity log). */

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { DatabaseHandle } from './database/connect.js';
 import type { Database } from './database/database.js';
 import type { Notifications } from './database/notifications.js';
+import type { Reads } from './database/reader.js';
 import type { ActivityRecorder } from './modules/activity/activity.recorder.js';
 import type { ActivityStore } from './modules/activity/activity.repository.js';
 import type { ActivityRetention, RetentionWorker } from './modules/activity/activity.retention.js';
@@ -17,6 +18,8 @@ import type { SecretBox } from './shared/secret-box.js';
 export interface Deps {
   db: Kysely<Database>;
   database: DatabaseHandle;
+  /** Heavy list and count reads, off the event loop on SQLite (database/reader.ts). */
+  reads: Reads;
   clock: Clock;
   secretBox: SecretBox;
   sessions: SessionTokens;

@@ -98,6 +98,7 @@ export function createKeygateYoga(deps: Deps, options: KeygateYogaOptions): Keyg
       customerToken: customerTokenOf(headerLinesOf(initial.request, initial)),
       deps,
       db: deps.db,
+      reads: deps.reads.db,
       clock: deps.clock,
       loaders: new Loaders(deps.db),
       activityPlaces: new Map(),

@@ -16,6 +16,8 @@ import {
   SqliteQueryCompiler,
 } from 'kysely';
 import type { Database } from './database.js';
+import { onMainDatabase, ReaderPool, Reads } from './reader.js';
+import { cachedPrepare } from './statement-cache.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -28,6 +30,8 @@ export interface DatabaseHandle {
   observe(listener: (sql: string, parameters: readonly unknown[]) => void): () => void;
   /** Human description without credentials, for logs and errors. */
   description: string;
+  /** Where heavy list and count reads run: reader processes on a SQLite file, else the database itself (reader.ts). */
+  reads: Reads;
   /** A dedicated connection outside the pool (PostgreSQL LISTEN); undefined on SQLite. */
   dedicatedClient?: () => Promise<import('pg').Client>;
   close(): Promise<void>;
@@ -39,15 +43,42 @@ export interface ConnectOptions {
   poolSize?: number;
   /** Errors of idle pooled connections (a restarted server, say); the pool replaces them by itself. */
   onPoolError?: (error: Error) => void;
+  /**
+   * Longest a statement may run: PostgreSQL cancels it (57014, answered 503
+   * by the error funnel); on a SQLite file it bounds the reads that run in
+   * reader processes. SQLite's main connection has no such bound.
+   */
+  statementTimeoutMs?: number;
+  /** Reader processes for a SQLite file's heavy reads (reader.ts). */
+  sqliteReaders?: number;
+  /** Reads that may wait for a SQLite reader before more are refused. */
+  sqliteReadQueue?: number;
 }
+
+/** Defaults of the bounds above; README "Configuration" lists them. */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 5000;
+export const DEFAULT_SQLITE_READERS = 2;
+export const DEFAULT_SQLITE_READ_QUEUE = 256;
 
 /** How long to wait for a PostgreSQL connection before failing the request (no hanging). */
 const CONNECT_TIMEOUT_MS = 3000;
-/** Longest a single statement may run before the request fails. */
+/**
+ * pg's own timer on every query, for when the server stops answering at all
+ * (a dead network): the server's statement_timeout cancels a slow statement
+ * cleanly first, so this waits longer than it.
+ */
 const QUERY_TIMEOUT_MS = 15_000;
+const QUERY_TIMEOUT_MARGIN_MS = 5000;
 
 /** The one place where the dialect is chosen from the database URL. */
-export async function connectDatabase({ url, poolSize = 10, onPoolError }: ConnectOptions): Promise<DatabaseHandle> {
+export async function connectDatabase({
+  url,
+  poolSize = 10,
+  onPoolError,
+  statementTimeoutMs = DEFAULT_STATEMENT_TIMEOUT_MS,
+  sqliteReaders = DEFAULT_SQLITE_READERS,
+  sqliteReadQueue = DEFAULT_SQLITE_READ_QUEUE,
+}: ConnectOptions): Promise<DatabaseHandle> {
   const stats = { statements: 0 };
   const listeners = new Set<(sql: string, parameters: readonly unknown[]) => void>();
   const log = (event: LogEvent) => {
@@ -69,7 +100,9 @@ export async function connectDatabase({ url, poolSize = 10, onPoolError }: Conne
       connectionString: url,
       max: poolSize,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      query_timeout: QUERY_TIMEOUT_MS,
+      // Sent at connection start: every statement of every pooled connection is bounded server-side.
+      statement_timeout: statementTimeoutMs,
+      query_timeout: Math.max(QUERY_TIMEOUT_MS, statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS),
       idleTimeoutMillis: 30_000,
     });
     pool.on('error', (error) => onPoolError?.(error));
@@ -92,7 +125,8 @@ export async function connectDatabase({ url, poolSize = 10, onPoolError }: Conne
       await client.connect();
       return client;
     };
-    return { db, dialect: 'postgres', stats, observe, description, dedicatedClient, close: () => db.destroy() };
+    const reads = new Reads(onMainDatabase(db), 'postgres');
+    return { db, dialect: 'postgres', stats, observe, description, reads, dedicatedClient, close: () => db.destroy() };
   }
 
   const Sqlite = (await import('better-sqlite3')).default;
@@ -104,38 +138,25 @@ export async function connectDatabase({ url, poolSize = 10, onPoolError }: Conne
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: immediateTransactions({ database: withStatementCache(sqlite) }), log });
-  return { db, dialect: 'sqlite', stats, observe, description: `sqlite:${file}`, close: () => db.destroy() };
+  // An in-memory database lives inside this one connection: no reader process could open it (reader.ts).
+  const reads =
+    file === ':memory:'
+      ? new Reads(onMainDatabase(db), 'sqlite')
+      : new Reads(
+          new ReaderPool({ file, readers: sqliteReaders, queueLimit: sqliteReadQueue, statementTimeoutMs }),
+          'sqlite',
+          log,
+        );
+  const close = async () => {
+    await reads.close();
+    await db.destroy();
+  };
+  return { db, dialect: 'sqlite', stats, observe, description: `sqlite:${file}`, reads, close };
 }
 
-/** Prepared statements kept per SQLite database; the least recently used go first. */
-const STATEMENT_CACHE_SIZE = 500;
-
-/**
- * Kysely prepares every statement anew; SQLite's prepare is a parse and plan
- * each time. Keeping prepared statements by SQL text makes a repeated query
- * (the key lookup, an activity batch) cost only its execution. A statement
- * still iterating (streamed results) is never handed out twice.
- */
+/** The SQLite connection Kysely drives, preparing each SQL text once (see statement-cache.ts). */
 function withStatementCache(sqlite: BetterSqlite3.Database): SqliteDatabase {
-  const statements = new Map<string, BetterSqlite3.Statement>();
-  return {
-    close: () => sqlite.close(),
-    prepare(sql) {
-      const cached = statements.get(sql);
-      if (cached && !cached.busy) {
-        // Least recently used goes first: re-insert to mark it used.
-        statements.delete(sql);
-        statements.set(sql, cached);
-        return cached;
-      }
-      const statement = sqlite.prepare(sql);
-      if (!cached) {
-        statements.set(sql, statement);
-        if (statements.size > STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value!);
-      }
-      return statement;
-    },
-  };
+  return { close: () => sqlite.close(), prepare: cachedPrepare(sqlite) };
 }
 
 /**

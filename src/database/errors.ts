@@ -28,3 +28,15 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     e.message ?? '',
   );
 }
+
+/**
+ * True when the database stopped a statement for running too long:
+ * PostgreSQL's statement_timeout (57014, query_canceled, which an operator's
+ * pg_cancel_backend also raises) or pg's own query_timeout behind it. The
+ * request is not wrong and Keygate did not fail: the database could not
+ * answer in time, so it is answered as an outage is (503, Retry-After).
+ */
+export function isStatementTimeout(error: unknown): boolean {
+  const e = error as { code?: string; message?: string } | null;
+  return e?.code === '57014' || e?.message === 'Query read timeout';
+}

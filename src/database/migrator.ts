@@ -25,12 +25,34 @@ function unwrap(result: MigrationResultSet): string[] {
   return (result.results ?? []).map((r) => r.migrationName);
 }
 
+/**
+ * Runs `work` on one connection without PostgreSQL's statement timeout: it
+ * bounds requests (KEYGATE_STATEMENT_TIMEOUT_MS), while a migration building
+ * an index over a large table may rightly take minutes. The connection gets
+ * its own setting back before it returns to the pool. SQLite has no such
+ * timeout: `work` gets `db` itself.
+ */
+export async function withoutStatementTimeout<T>(db: Kysely<any>, work: (db: Kysely<any>) => Promise<T>): Promise<T> {
+  if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return work(db);
+  return db.connection().execute(async (connection) => {
+    await sql`set statement_timeout = 0`.execute(connection);
+    try {
+      return await work(connection);
+    } finally {
+      await sql`reset statement_timeout`.execute(connection);
+    }
+  });
+}
+
+const unbounded = <T>(db: Kysely<any>, migrate: (migrator: Migrator) => Promise<T>) =>
+  withoutStatementTimeout(db, async (connection) => migrate(await createMigrator(connection)));
+
 /** Brings the database to the latest schema; returns the migrations applied. */
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
-  return unwrap(await (await createMigrator(db)).migrateToLatest());
+  return unwrap(await unbounded(db, (migrator) => migrator.migrateToLatest()));
 }
 
 /** Undoes every migration (tests prove each `down` works). */
 export async function migrateDownToZero(db: Kysely<any>): Promise<string[]> {
-  return unwrap(await (await createMigrator(db)).migrateTo(NO_MIGRATIONS));
+  return unwrap(await unbounded(db, (migrator) => migrator.migrateTo(NO_MIGRATIONS)));
 }

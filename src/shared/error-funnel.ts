@@ -1,6 +1,6 @@
 import { GraphQLError, type GraphQLErrorExtensions } from 'graphql';
 import type { Logger } from 'pino';
-import { isDatabaseUnavailable } from '../database/errors.js';
+import { isDatabaseUnavailable, isStatementTimeout } from '../database/errors.js';
 import { limitMessage } from '../plugins/armor.js';
 import { DependencyUnavailable, ErrorCode, isErrorCode, KeygateError } from './errors.js';
 
@@ -26,7 +26,12 @@ export interface FailureSite {
   logger: Logger;
 }
 
-/** What a database or identity-provider outage answers: 503 with Retry-After, coded INTERNAL, so clients retry without parsing messages. */
+/**
+ * What a database or identity-provider outage answers, and a statement the
+ * database stopped for running too long (or a full read queue): 503 with
+ * Retry-After, coded INTERNAL (the closed set has no code of its own for
+ * it), so clients retry without parsing messages.
+ */
 const UNAVAILABLE = {
   message: 'Service temporarily unavailable.',
   http: { status: 503, headers: { 'retry-after': '1' } },
@@ -92,7 +97,11 @@ function fault(failure: unknown, { stage, requestId, logger }: FailureSite, loca
     });
   }
   const dependency =
-    failure instanceof DependencyUnavailable ? failure.dependency : isDatabaseUnavailable(failure) ? 'database' : null;
+    failure instanceof DependencyUnavailable
+      ? failure.dependency
+      : isDatabaseUnavailable(failure) || isStatementTimeout(failure)
+        ? 'database'
+        : null;
   if (dependency) {
     logger.warn({ err: failure, requestId, path, stage }, `${dependency} unavailable`);
     return internal(UNAVAILABLE.message, requestId, located, { http: UNAVAILABLE.http });

@@ -21,6 +21,23 @@ describe('configuration', () => {
     expect(JSON.stringify(guarded.notices)).not.toContain('tok-123');
   });
 
+  it('reads the read bounds: KEYGATE_STATEMENT_TIMEOUT_MS (5000), KEYGATE_SQLITE_READERS (2), KEYGATE_SQLITE_READ_QUEUE (256)', () => {
+    expect(loadConfig(production)).toMatchObject({ statementTimeoutMs: 5000, sqliteReaders: 2, sqliteReadQueue: 256 });
+    const set = loadConfig({
+      ...production,
+      KEYGATE_STATEMENT_TIMEOUT_MS: '250',
+      KEYGATE_SQLITE_READERS: '1',
+      KEYGATE_SQLITE_READ_QUEUE: '0',
+    });
+    expect(set).toMatchObject({ statementTimeoutMs: 250, sqliteReaders: 1, sqliteReadQueue: 0 });
+    // No timeout and no reader would be no bound and no reads: refused, as is nonsense.
+    expect(() => loadConfig({ ...production, KEYGATE_STATEMENT_TIMEOUT_MS: '0' })).toThrow(
+      /KEYGATE_STATEMENT_TIMEOUT_MS must be at least 1/,
+    );
+    expect(() => loadConfig({ ...production, KEYGATE_SQLITE_READERS: '0' })).toThrow(/KEYGATE_SQLITE_READERS must be at least 1/);
+    expect(() => loadConfig({ ...production, KEYGATE_SQLITE_READ_QUEUE: 'many' })).toThrow(/KEYGATE_SQLITE_READ_QUEUE/);
+  });
+
   it('reads KEYGATE_HEAP_GROWTH_PERCENT (default 40, 0 keeps V8’s own) and refuses nonsense', () => {
     expect(loadConfig(production).heapGrowthPercent).toBe(40);
     expect(loadConfig({ ...production, KEYGATE_HEAP_GROWTH_PERCENT: '0' }).heapGrowthPercent).toBe(0);

@@ -1,6 +1,7 @@
 import { GraphQLError } from 'graphql';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { ReadQueueFull, ReadTimedOut } from '../../src/database/reader.js';
 import { codedError, type FailureSite, type FailureStage } from '../../src/shared/error-funnel.js';
 import {
   DENIAL_CODES,
@@ -107,6 +108,12 @@ describe('the error funnel', () => {
     for (const failure of [
       Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
       new DependencyUnavailable('identity provider', 'The keys could not be fetched.'),
+      // A statement the database stopped for running too long (statement_timeout), pg's own timer behind it,
+      // and the SQLite readers' deadline and full queue: the database could not answer in time.
+      Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' }),
+      new Error('Query read timeout'),
+      new ReadTimedOut('A read ran longer than 5000 ms; its reader was stopped.'),
+      new ReadQueueFull(64),
     ]) {
       const { site: at, lines } = site('request', 'req-7');
       const answer = codedError(failure, at);

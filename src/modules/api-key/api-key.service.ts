@@ -64,9 +64,9 @@ export async function listApiKeys(ctx: RequestContext, args: ListApiKeysArgs): P
     statuses: unique(args.statuses),
     now: ctx.clock.now(),
   };
-  const rows = await listKeys(ctx.db, filter, page);
+  const rows = await listKeys(ctx.reads, filter, page);
   for (const row of rows) ctx.loaders.apiKey.prime(row.id, row);
-  return toPage(rows, page, () => countKeys(ctx.db, filter));
+  return toPage(rows, page, () => countKeys(ctx.reads, filter));
 }
 
 /** A key's audit log, newest first (the caller already reached the key). */

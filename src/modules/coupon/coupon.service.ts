@@ -23,8 +23,8 @@ export async function listCouponsOf(
   const page = pageRequest(args);
   const { env, grants } = await resolveEnvironment(ctx, args.environmentId);
   assertGranted(grants, COUPON_NEEDS.read);
-  const rows = await listCoupons(ctx.db, env.id, page);
-  return toPage(rows, page, () => countCoupons(ctx.db, env.id));
+  const rows = await listCoupons(ctx.reads, env.id, page);
+  return toPage(rows, page, () => countCoupons(ctx.reads, env.id));
 }
 
 /** createCoupon: percentOff 1 to 100; codes are unique per environment (CONFLICT). */

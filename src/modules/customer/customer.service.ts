@@ -32,9 +32,9 @@ export async function listCustomersOf(
   const page = pageRequest(args);
   const { env, grants } = await resolveEnvironment(ctx, args.environmentId);
   assertGranted(grants, CUSTOMER_NEEDS.readPersonal);
-  const rows = await listCustomers(ctx.db, env.id, page);
+  const rows = await listCustomers(ctx.reads, env.id, page);
   for (const row of rows) ctx.loaders.customer.prime(row.id, row);
-  return toPage(rows, page, () => countCustomers(ctx.db, env.id));
+  return toPage(rows, page, () => countCustomers(ctx.reads, env.id));
 }
 
 /** One customer by the caller's customerId; the publishable key also needs a valid customer token. */
