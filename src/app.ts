@@ -1,5 +1,5 @@
 import type { DestinationStream } from 'pino';
-import { type Config, parseLimits, parseRateLimit } from './config.js';
+import { type Config, DEFAULT_WEBHOOK_RETRY_SCHEDULE_SECONDS, parseLimits, parseRateLimit } from './config.js';
 import { connectDatabase, type DatabaseHandle } from './database/connect.js';
 import { migrateToLatest } from './database/migrator.js';
 import { Notifications } from './database/notifications.js';
@@ -12,6 +12,7 @@ import { KeyCache } from './modules/auth/key-cache.js';
 import { SessionTokens } from './modules/auth/session.js';
 import { Gateway } from './modules/gateway/gateway.js';
 import { IdentityTokens, loadIdentityKey } from './modules/gateway/identity.js';
+import { ExpiryScheduler, type ExpirySchedulerOptions } from './modules/webhook/webhook.scheduler.js';
 import { type BucketStore, MemoryBuckets, RateLimiter } from './plugins/rate-limit.js';
 import { RedisBuckets } from './plugins/redis-buckets.js';
 import { schema } from './schema.js';
@@ -45,6 +46,8 @@ export interface KeygateOptions {
         | 'production'
         | 'notices'
         | 'activityRetentionDays'
+        | 'webhookAllowPrivate'
+        | 'webhookRetryScheduleSeconds'
       >
     >;
   clock?: Clock;
@@ -56,6 +59,8 @@ export interface KeygateOptions {
   activityLog?: boolean;
   /** The activity retention worker: off in tests that run passes themselves; its clock and pace. */
   retention?: { enabled?: boolean } & Partial<Pick<RetentionOptions, 'monotonic' | 'intervalMs' | 'batchSize'>>;
+  /** The webhook expiry scheduler: off in tests that run passes themselves (`deps.webhooks.scheduler.run()`); its pace. */
+  webhookScheduler?: { enabled?: boolean } & Partial<Pick<ExpirySchedulerOptions, 'intervalMs' | 'batchSize'>>;
 }
 
 export interface Keygate {
@@ -111,6 +116,13 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
   const activityStore = activityStoreOf(database.db, database.dialect);
   const retention = new ActivityRetention(config.activityRetentionDays ?? null);
   const retentionWorker = new RetentionWorker({ store: activityStore, retention, clock, logger, ...options.retention });
+  const expiryScheduler = new ExpiryScheduler({
+    db: database.db,
+    clock,
+    logger,
+    flushKeyUsage: () => keyUsage.flush(),
+    ...options.webhookScheduler,
+  });
   const deps: Deps = {
     db: database.db,
     database,
@@ -125,6 +137,11 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
     activityLog: { store: activityStore, retention, worker: retentionWorker },
     logger,
     gateway,
+    webhooks: {
+      allowPrivate: config.webhookAllowPrivate ?? false,
+      retryScheduleSeconds: config.webhookRetryScheduleSeconds ?? DEFAULT_WEBHOOK_RETRY_SCHEDULE_SECONDS,
+      scheduler: expiryScheduler,
+    },
   };
   try {
     await identity?.start();
@@ -137,6 +154,7 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
   }
   await notifications.start();
   if (options.retention?.enabled ?? true) retentionWorker.start();
+  if (options.webhookScheduler?.enabled ?? true) expiryScheduler.start();
   // Rate-limit buckets: shared through Redis when configured, else this instance's memory.
   let buckets: BucketStore = new MemoryBuckets();
   if (config.redisUrl) {
@@ -154,7 +172,7 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
     async close() {
       gateway.close();
       identity?.close();
-      await retentionWorker.close();
+      await Promise.all([retentionWorker.close(), expiryScheduler.close()]);
       await Promise.all([keyUsage.flush(), deps.activity.close(), notifications.close(), buckets.close?.()]);
       await database.close();
     },

@@ -48,6 +48,10 @@ export interface Config {
   notices: string[];
   /** KEYGATE_ACTIVITY_RETENTION_DAYS: days of activity every plan keeps; null keeps each plan's own (7/30/90). */
   activityRetentionDays: number | null;
+  /** KEYGATE_WEBHOOK_ALLOW_PRIVATE: webhooks may use http:// and private addresses (development and tests; SPEC §10). */
+  webhookAllowPrivate: boolean;
+  /** KEYGATE_WEBHOOK_RETRY_SCHEDULE: seconds to wait before each retry of a failed delivery, in order (SPEC §10). */
+  webhookRetryScheduleSeconds: number[];
 }
 
 type Env = Record<string, string | undefined>;
@@ -107,7 +111,29 @@ export function loadConfig(env: Env = process.env): Config {
     production: env.NODE_ENV === 'production',
     notices,
     activityRetentionDays: parseRetentionDays(env),
+    webhookAllowPrivate: flag(env, 'KEYGATE_WEBHOOK_ALLOW_PRIVATE'),
+    webhookRetryScheduleSeconds: parseRetrySchedule(env),
   };
+}
+
+/** SPEC §10's retries: after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h; then the delivery is FAILED. */
+export const DEFAULT_WEBHOOK_RETRY_SCHEDULE_SECONDS: readonly number[] = [5, 300, 1800, 7200, 18000, 36000, 36000];
+
+/** Longest retry schedule and wait accepted: a delivery's life stays bounded (20 retries of at most a week). */
+const MAX_RETRIES = 20;
+const MAX_RETRY_WAIT_SECONDS = 7 * 24 * 3600;
+
+/** `KEYGATE_WEBHOOK_RETRY_SCHEDULE=5,300,1800`: whole seconds before each retry, comma-separated (unset or empty: SPEC §10's). */
+export function parseRetrySchedule(env: Env = {}): number[] {
+  const raw = env.KEYGATE_WEBHOOK_RETRY_SCHEDULE;
+  if (raw === undefined || raw.trim() === '') return [...DEFAULT_WEBHOOK_RETRY_SCHEDULE_SECONDS];
+  const parts = raw.split(',').map((p) => p.trim());
+  const bad = parts.find((p) => !/^\d+$/.test(p) || Number(p) < 1 || Number(p) > MAX_RETRY_WAIT_SECONDS);
+  if (bad !== undefined || parts.length > MAX_RETRIES)
+    throw new Error(
+      `KEYGATE_WEBHOOK_RETRY_SCHEDULE must be at most ${MAX_RETRIES} whole numbers of seconds from 1 to ${MAX_RETRY_WAIT_SECONDS}, comma-separated, got "${raw}".`,
+    );
+  return parts.map(Number);
 }
 
 function parseRetentionDays(env: Env): number | null {

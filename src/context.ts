@@ -17,6 +17,8 @@ import { findIntegrationsByIds } from './modules/integration/integration.reposit
 import type { IntegrationRow } from './modules/integration/integration.table.js';
 import { findSubscriptionsByIds, findSubscriptionsOfCustomers } from './modules/subscription/subscription.repository.js';
 import type { SubscriptionRow } from './modules/subscription/subscription.table.js';
+import type { WebhookEndpoint } from './modules/webhook/webhook.model.js';
+import { findEndpointsByIds } from './modules/webhook/webhook.repository.js';
 import type { Clock } from './shared/clock.js';
 
 /** Everything a resolver or service sees for one request. Built once per request. */
@@ -89,6 +91,9 @@ export class Loaders {
   }
   get subscription() {
     return this.#once('subscription', () => byId<SubscriptionRow>((ids) => findSubscriptionsByIds(this.db, ids)));
+  }
+  get webhookEndpoint() {
+    return this.#once('webhookEndpoint', () => byId<WebhookEndpoint>((ids) => findEndpointsByIds(this.db, ids)));
   }
   /** Subscriptions per customer (customers.id): one statement for a whole page of customers. */
   get subscriptionsOfCustomer() {

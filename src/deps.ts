@@ -11,6 +11,7 @@ import type { KeyUsageRecorder } from './modules/api-key/api-key.usage.js';
 import type { KeyCache } from './modules/auth/key-cache.js';
 import type { SessionTokens } from './modules/auth/session.js';
 import type { Gateway } from './modules/gateway/gateway.js';
+import type { ExpiryScheduler } from './modules/webhook/webhook.scheduler.js';
 import type { Clock } from './shared/clock.js';
 import type { SecretBox } from './shared/secret-box.js';
 
@@ -33,4 +34,14 @@ export interface Deps {
   logger: Logger;
   /** The served schema and permission catalogue, with the upstreams behind Keygate (SPEC §9). */
   gateway: Gateway;
+  /** Webhooks (SPEC §10): the address policy, the retry schedule, and the expiry notices' scheduler. */
+  webhooks: WebhookDeps;
+}
+
+export interface WebhookDeps {
+  /** KEYGATE_WEBHOOK_ALLOW_PRIVATE: http:// and private addresses allowed (development and tests). */
+  allowPrivate: boolean;
+  /** KEYGATE_WEBHOOK_RETRY_SCHEDULE: seconds before each retry of a failed delivery. */
+  retryScheduleSeconds: readonly number[];
+  scheduler: ExpiryScheduler;
 }

@@ -15,6 +15,7 @@ import './modules/customer/customer.schema.js';
 import './modules/subscription/subscription.schema.js';
 import './modules/coupon/coupon.schema.js';
 import './modules/activity/activity.schema.js';
+import './modules/webhook/webhook.schema.js';
 
 builder.queryType({});
 builder.mutationType({});

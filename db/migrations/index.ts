@@ -4,6 +4,7 @@ import * as resourcesAndActivity from './2026-11-28T1130_resources_and_activity.
 import * as identityKeys from './2026-12-02T0900_identity_keys.js';
 import * as compactActivity from './2026-12-02T1300_compact_activity.js';
 import * as webhooks from './2026-12-02T1500_webhooks.js';
+import * as webhookSchedulerIndex from './2026-12-02T1600_webhook_scheduler_index.js';
 
 /** Every migration, by its dated name; the migrator applies them in name order. */
 export const migrations: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-02T0900_identity_keys': identityKeys,
   '2026-12-02T1300_compact_activity': compactActivity,
   '2026-12-02T1500_webhooks': webhooks,
+  '2026-12-02T1600_webhook_scheduler_index': webhookSchedulerIndex,
 };

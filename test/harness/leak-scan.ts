@@ -20,6 +20,8 @@ const logFiles = { keygate: path.join(dir, `${scanId}.log`), process: path.join(
 
 const KEY_SECRET = /(?:server|client)-[0-9A-Za-z]{49}/g;
 const SIGNING_SECRET = /"signingSecret":"([0-9a-f]{64})"/g;
+/** A webhook endpoint's Standard Webhooks secret (webhook.signing.ts). */
+const WEBHOOK_SECRET = /whsec_[A-Za-z0-9+/]{32}/g;
 const SESSION_TOKEN = /eyJ[\w-]+\.eyJ[\w-]+\.[\w-]{20,}/g;
 /** Shorter strings are not secrets (and would match by chance). */
 const MIN_SECRET_LENGTH = 32;
@@ -29,11 +31,12 @@ export function rememberSecrets(...secrets: string[]): void {
   if (secrets.length) appendFileSync(secretsFile, `${secrets.join('\n')}\n`);
 }
 
-/** Remembers every key secret, session token and signing secret in a text a test received (a response, a command's output). */
+/** Remembers every key secret, session token, signing secret and webhook secret in a text a test received (a response, a command's output). */
 export function rememberSecretsIn(text: string): void {
   rememberSecrets(
     ...(text.match(KEY_SECRET) ?? []),
     ...(text.match(SESSION_TOKEN) ?? []),
+    ...(text.match(WEBHOOK_SECRET) ?? []),
     ...[...text.matchAll(SIGNING_SECRET)].map((m) => m[1]!),
   );
 }

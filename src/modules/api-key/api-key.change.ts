@@ -5,6 +5,7 @@ import { newId } from '../../shared/ids.js';
 import type { Actor } from '../audit/actor.js';
 import { recordKeyEvent } from '../audit/key-audit.repository.js';
 import type { KeyAuditEventType } from '../audit/key-audit.table.js';
+import { emitKeyChangeEvents } from '../webhook/webhook.outbox.js';
 import type { ApiKey } from './api-key.model.js';
 import { insertKey, type KeyPatch, lockKey, updateKey } from './api-key.repository.js';
 import { digestKey, generateKeySecret } from './api-key.secret.js';
@@ -31,8 +32,9 @@ export type KeyEvent = Pick<KeyChange, 'event' | 'actor' | 'at'> & { details?: R
 /**
  * Records a key change in the transaction that makes it. Every change of
  * every key passes here (creation, the lifecycle, disconnection, reveal), so
- * a step that must follow each of them (the audit event now, a webhook
- * outbox row next) is written once, here.
+ * a step that must follow each of them (the audit event, the webhook
+ * outbox's events) is written once, here: they commit with the change or
+ * not at all.
  */
 async function recordKeyChange(trx: Transaction<Database>, change: KeyChange): Promise<void> {
   await recordKeyEvent(trx, {
@@ -43,6 +45,7 @@ async function recordKeyChange(trx: Transaction<Database>, change: KeyChange): P
     details: change.details,
     at: change.at,
   });
+  await emitKeyChangeEvents(trx, change);
 }
 
 export interface KeySpec {

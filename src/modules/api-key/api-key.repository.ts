@@ -179,6 +179,40 @@ export async function updateKey(trx: Transaction<Database>, id: string, patch: K
   return toApiKey(row);
 }
 
+/** Where a page of keys ordered by expiry ended. */
+export interface ExpiryCursor {
+  expiresAt: string;
+  id: string;
+}
+
+/**
+ * Keys, neither revoked nor deleted, whose expiry is in (`from`, `to`],
+ * by expiry then id, `limit` after `after` (a keyset over the partial
+ * index api_keys_expires_at_idx): what the webhook expiry scheduler
+ * looks at each pass.
+ */
+export async function findKeysExpiringBetween(
+  db: Db,
+  range: { from: string; to: string },
+  after: ExpiryCursor | null,
+  limit: number,
+): Promise<ApiKey[]> {
+  let query = db
+    .selectFrom('api_keys')
+    .selectAll()
+    .where('expires_at', 'is not', null)
+    .where('expires_at', '>', range.from)
+    .where('expires_at', '<=', range.to)
+    .where('revoked_at', 'is', null)
+    .where('deleted_at', 'is', null);
+  if (after) {
+    query = query.where((eb) =>
+      eb.or([eb('expires_at', '>', after.expiresAt), eb.and([eb('expires_at', '=', after.expiresAt), eb('id', '>', after.id)])]),
+    );
+  }
+  return (await query.orderBy('expires_at').orderBy('id').limit(limit).execute()).map(toApiKey);
+}
+
 /** Ids of an integration's live keys: the current one and any rotated-out key still in its grace period. */
 export async function findLiveKeyIdsOfIntegration(db: Db, integrationId: string): Promise<string[]> {
   const rows = await db

@@ -58,6 +58,8 @@ const NODE_TYPES: Record<string, string> = {
   cus: 'Customer',
   sub: 'Subscription',
   cpn: 'Coupon',
+  whe: 'WebhookEndpoint',
+  whd: 'WebhookDelivery',
 };
 
 export const NodeRef = builder.interfaceRef<{ id: string }>('Node').implement({

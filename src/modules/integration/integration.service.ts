@@ -3,13 +3,18 @@ import { isUniqueViolation } from '../../database/errors.js';
 import { conflict, notFound } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import { changeKeys, type IssuedKey } from '../api-key/api-key.change.js';
+import type { ApiKey } from '../api-key/api-key.model.js';
 import { findLiveKeyIdsOfIntegration } from '../api-key/api-key.repository.js';
 import { reach, resolveEnvironment } from '../auth/tenancy.js';
 import { ENVIRONMENT_NEEDS } from '../environment/environment.service.js';
 import { assertGranted } from '../permission/permission.assert.js';
 import { type IntegrationType, keyScopes } from '../permission/permission.model.js';
+import { emitWebhookEvent, keyEventData } from '../webhook/webhook.outbox.js';
 import { insertIntegration, listConnectedIntegrations, markDisconnected } from './integration.repository.js';
 import type { IntegrationRow } from './integration.table.js';
+
+/** How webhook events name an integration. */
+const integrationSummary = (integration: IntegrationRow) => ({ id: integration.id, type: integration.type });
 
 const INTEGRATION_NAMES: Record<IntegrationType, string> = {
   SALESFORCE: 'Salesforce',
@@ -61,6 +66,16 @@ export async function connectIntegration(
         disconnected_at: null,
       };
       await insertIntegration(keys.trx, integration);
+      await emitWebhookEvent(keys.trx, {
+        accountId: env.account_id,
+        environmentId: env.id,
+        type: 'integration.connected',
+        data: {
+          ...(await keyEventData(keys.trx, issued.row, now, ctx.principal.actor)),
+          integration: integrationSummary(integration),
+        },
+        at: now,
+      });
       ctx.loaders.integration.prime(integration.id, integration);
       ctx.loaders.apiKey.prime(issued.row.id, issued.row);
       return { integration, issued };
@@ -84,10 +99,11 @@ export async function disconnectIntegration(ctx: RequestContext, input: { id: st
   const at = now.toISOString();
   await changeKeys(ctx.deps, async (keys) => {
     if (!(await markDisconnected(keys.trx, integration.id, at))) throw notFound('Integration');
+    let current: ApiKey | null = null;
     for (const id of await findLiveKeyIdsOfIntegration(keys.trx, integration.id)) {
       const key = await keys.lock(id);
       if (!key) continue;
-      await keys.apply(
+      const revoked = await keys.apply(
         key,
         { revokedAt: key.revokedAt ?? at, deletedAt: at },
         {
@@ -97,8 +113,24 @@ export async function disconnectIntegration(ctx: RequestContext, input: { id: st
           at: now,
         },
       );
+      if (revoked.id === integration.api_key_id) current = revoked;
       ctx.loaders.apiKey.clear(key.id);
     }
+    // One event for the integration; the revocations of its keys send no api_key.revoked of their own.
+    const keyData = current ? await keyEventData(keys.trx, current, now, ctx.principal.actor) : {};
+    await emitWebhookEvent(keys.trx, {
+      accountId: integration.account_id,
+      environmentId: integration.environment_id,
+      type: 'integration.disconnected',
+      data: {
+        environmentId: integration.environment_id,
+        apiKey: null,
+        actor: ctx.principal.actor,
+        ...keyData,
+        integration: integrationSummary(integration),
+      },
+      at: now,
+    });
   });
   ctx.loaders.integration.clear(integration.id);
   return { id: integration.id };

@@ -41,6 +41,18 @@ const BUILT_IN = [
   },
   { name: 'activity:read', resource: 'activity', access: 'READ', description: "Read the environment's activity log." },
   { name: 'event_queue:read', resource: 'event_queue', access: 'READ', description: 'Read the event queue.' },
+  {
+    name: 'webhooks:read',
+    resource: 'webhooks',
+    access: 'READ',
+    description: "List the environment's webhook endpoints and their deliveries (payloads name keys, masked).",
+  },
+  {
+    name: 'webhooks:write',
+    resource: 'webhooks',
+    access: 'WRITE',
+    description: 'Create, change, delete and test webhook endpoints, rotate their signing secrets and redeliver events.',
+  },
 ] as const satisfies readonly PermissionDefinition[];
 
 /** A permission of the built-in catalogue. */
