@@ -1,5 +1,5 @@
 import type { DestinationStream } from 'pino';
-import { type Config, parseLimits, parseRateLimit } from './config.js';
+import { type Config, DEFAULT_WEBHOOK_RETRY_SCHEDULE_SECONDS, parseLimits, parseRateLimit } from './config.js';
 import { connectDatabase, type DatabaseHandle } from './database/connect.js';
 import { migrateToLatest } from './database/migrator.js';
 import { Notifications } from './database/notifications.js';
@@ -14,6 +14,7 @@ import { KeyCache } from './modules/auth/key-cache.js';
 import { SessionTokens } from './modules/auth/session.js';
 import { Gateway } from './modules/gateway/gateway.js';
 import { IdentityTokens, loadIdentityKey } from './modules/gateway/identity.js';
+import { type DeliveryWorkerOptions, WebhookDeliveryWorker } from './modules/webhook/webhook.delivery.js';
 import { type BucketStore, MemoryBuckets, RateLimiter } from './plugins/rate-limit.js';
 import { RedisBuckets } from './plugins/redis-buckets.js';
 import { schema } from './schema.js';
@@ -44,6 +45,8 @@ export interface KeygateOptions {
         | 'production'
         | 'notices'
         | 'activityRetentionDays'
+        | 'webhookAllowPrivate'
+        | 'webhookRetryScheduleSeconds'
       >
     >;
   clock?: Clock;
@@ -55,12 +58,29 @@ export interface KeygateOptions {
   activityLog?: boolean;
   /** The activity retention worker: off in tests that run passes themselves; its clock and pace. */
   retention?: { enabled?: boolean } & Partial<Pick<RetentionOptions, 'monotonic' | 'intervalMs' | 'batchSize'>>;
+  /**
+   * The webhook delivery worker: polling off in tests that run polls themselves
+   * (and in CLI commands other than serve); its bounds and pace.
+   */
+  webhookDelivery?: { enabled?: boolean } & Partial<
+    Pick<
+      DeliveryWorkerOptions,
+      | 'instanceId'
+      | 'signingClock'
+      | 'timeoutMs'
+      | 'pollIntervalMs'
+      | 'maxInFlight'
+      | 'maxPerEndpoint'
+      | 'maxResponseBytes'
+      | 'shutdownGraceMs'
+    >
+  >;
 }
 
 export interface Keygate {
   deps: Deps;
   yoga: KeygateYoga;
-  /** Writes what background writers hold (key usage, activity) and closes the database. */
+  /** Writes what background writers hold (key usage, activity), finishes or releases webhook attempts, and closes the database. */
   close(): Promise<void>;
 }
 
@@ -112,11 +132,23 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
   };
   const retention = new ActivityRetention(config.activityRetentionDays ?? null);
   const retentionWorker = new RetentionWorker({ store: activityStore, retention, clock, logger, ...options.retention });
+  const secretBox = new SecretBox(config.masterKey);
+  const { enabled: deliveryEnabled = true, ...deliveryOptions } = options.webhookDelivery ?? {};
+  const webhookDelivery = new WebhookDeliveryWorker({
+    db: database.db,
+    dialect: database.dialect,
+    secretBox,
+    clock,
+    logger,
+    policy: { allowPrivate: config.webhookAllowPrivate ?? false },
+    retryScheduleSeconds: config.webhookRetryScheduleSeconds ?? DEFAULT_WEBHOOK_RETRY_SCHEDULE_SECONDS,
+    ...deliveryOptions,
+  });
   const deps: Deps = {
     db: database.db,
     database,
     clock,
-    secretBox: new SecretBox(config.masterKey),
+    secretBox,
     sessions: new SessionTokens(config.sessionSecret, clock, config.identityProvider ?? null),
     keyUsage,
     keyCache,
@@ -125,6 +157,7 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
     activityLog: { store: activityStore, retention, worker: retentionWorker },
     logger,
     gateway,
+    webhookDelivery,
   };
   try {
     await identity?.start();
@@ -137,6 +170,7 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
   }
   await notifications.start();
   if (options.retention?.enabled ?? true) retentionWorker.start();
+  if (deliveryEnabled) webhookDelivery.start();
   // Rate-limit buckets: shared through Redis when configured, else this instance's memory.
   let buckets: BucketStore = new MemoryBuckets();
   if (config.redisUrl) {
@@ -154,7 +188,8 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
     async close() {
       gateway.close();
       identity?.close();
-      await retentionWorker.close();
+      // Before the database closes: attempts in flight finish or are released for another instance.
+      await Promise.all([retentionWorker.close(), webhookDelivery.close()]);
       await Promise.all([keyUsage.flush(), deps.activity.close(), notifications.close(), buckets.close?.()]);
       await database.close();
     },

@@ -41,6 +41,10 @@ export interface Config {
   notices: string[];
   /** KEYGATE_ACTIVITY_RETENTION_DAYS: days of activity every plan keeps; null keeps each plan's own (7/30/90). */
   activityRetentionDays: number | null;
+  /** KEYGATE_WEBHOOK_ALLOW_PRIVATE: webhooks may use http and private addresses (development and tests only). */
+  webhookAllowPrivate: boolean;
+  /** KEYGATE_WEBHOOK_RETRY_SCHEDULE: seconds between a webhook's attempts (SPEC §10); its length is the number of retries. */
+  webhookRetryScheduleSeconds: number[];
 }
 
 type Env = Record<string, string | undefined>;
@@ -97,7 +101,25 @@ export function loadConfig(env: Env = process.env): Config {
     production: env.NODE_ENV === 'production',
     notices,
     activityRetentionDays: parseRetentionDays(env),
+    webhookAllowPrivate: flag(env, 'KEYGATE_WEBHOOK_ALLOW_PRIVATE'),
+    webhookRetryScheduleSeconds: parseRetrySchedule(env),
   };
+}
+
+/** SPEC §10's retries: after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h, then FAILED. */
+export const DEFAULT_WEBHOOK_RETRY_SCHEDULE_SECONDS: readonly number[] = [5, 300, 1800, 7200, 18_000, 36_000, 36_000];
+
+/** `KEYGATE_WEBHOOK_RETRY_SCHEDULE=5,300,1800`: whole seconds, comma-separated; empty means no retries after the first attempt. */
+export function parseRetrySchedule(env: Env = {}): number[] {
+  const raw = env.KEYGATE_WEBHOOK_RETRY_SCHEDULE;
+  if (raw === undefined) return [...DEFAULT_WEBHOOK_RETRY_SCHEDULE_SECONDS];
+  const parts = raw.split(',').map((part) => part.trim());
+  if (parts.length === 1 && parts[0] === '') return [];
+  if (parts.length > 20 || parts.some((part) => !/^\d{1,7}$/.test(part)))
+    throw new Error(
+      `KEYGATE_WEBHOOK_RETRY_SCHEDULE must be up to 20 whole numbers of seconds, comma-separated (e.g. 5,300,1800), got "${raw}".`,
+    );
+  return parts.map(Number);
 }
 
 function parseRetentionDays(env: Env): number | null {

@@ -10,6 +10,7 @@ import type { KeyUsageRecorder } from './modules/api-key/api-key.usage.js';
 import type { KeyCache } from './modules/auth/key-cache.js';
 import type { SessionTokens } from './modules/auth/session.js';
 import type { Gateway } from './modules/gateway/gateway.js';
+import type { WebhookDeliveryWorker } from './modules/webhook/webhook.delivery.js';
 import type { Clock } from './shared/clock.js';
 import type { SecretBox } from './shared/secret-box.js';
 
@@ -30,4 +31,6 @@ export interface Deps {
   logger: Logger;
   /** The served schema and permission catalogue, with the upstreams behind Keygate (SPEC §9). */
   gateway: Gateway;
+  /** Delivers the webhook outbox; `wake()` after a commit that added deliveries sends them without waiting for the next poll. */
+  webhookDelivery: WebhookDeliveryWorker;
 }

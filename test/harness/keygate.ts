@@ -47,7 +47,7 @@ function headersFor(credential: Credential | undefined): Record<string, string> 
 /** A Keygate on a private database (in-memory SQLite, or a fresh PostgreSQL schema) with a manual clock; closed after the file. */
 export async function startTestKeygate(
   extra: Partial<KeygateOptions['config']> = {},
-  options: Pick<KeygateOptions, 'retention'> = {},
+  options: Pick<KeygateOptions, 'retention' | 'webhookDelivery'> = {},
 ): Promise<TestKeygate> {
   const clock = new ManualClock('2026-06-01T12:00:00.000Z');
   const logSink = new Writable({
@@ -73,6 +73,8 @@ export async function startTestKeygate(
     logDestination: logSink,
     // Retention passes run when a test runs them (the manual clock moves by days without the monotonic clock).
     retention: { enabled: false, monotonic: () => clock.now().getTime(), ...options.retention },
+    // Webhook polls run when a test runs them (`deps.webhookDelivery.run()`), at the manual clock's time.
+    webhookDelivery: { enabled: false, ...options.webhookDelivery },
   });
   afterAll(() => keygate.close());
 
