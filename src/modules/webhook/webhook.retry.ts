@@ -12,6 +12,8 @@ export function parseRetryAfter(header: string | undefined, now: Date): number |
   const value = header?.trim();
   if (!value) return null;
   if (/^\d+$/.test(value)) return Number(value) * SECOND;
+  // Every HTTP-date form starts with the day's name ("Sun, 06 Nov 1994 08:49:37 GMT").
+  if (!/^[A-Za-z]{3,9},? /.test(value)) return null;
   const at = Date.parse(value);
   if (Number.isNaN(at)) return null;
   return Math.max(0, at - now.getTime());
