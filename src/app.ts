@@ -12,6 +12,7 @@ import { KeyCache } from './modules/auth/key-cache.js';
 import { SessionTokens } from './modules/auth/session.js';
 import { Gateway } from './modules/gateway/gateway.js';
 import { IdentityTokens, loadIdentityKey } from './modules/gateway/identity.js';
+import { type DeliveryWorkerOptions, WebhookDeliveryWorker } from './modules/webhook/webhook.delivery.js';
 import { ExpiryScheduler, type ExpirySchedulerOptions } from './modules/webhook/webhook.scheduler.js';
 import { type BucketStore, MemoryBuckets, RateLimiter } from './plugins/rate-limit.js';
 import { RedisBuckets } from './plugins/redis-buckets.js';
@@ -61,12 +62,29 @@ export interface KeygateOptions {
   retention?: { enabled?: boolean } & Partial<Pick<RetentionOptions, 'monotonic' | 'intervalMs' | 'batchSize'>>;
   /** The webhook expiry scheduler: off in tests that run passes themselves (`deps.webhooks.scheduler.run()`); its pace. */
   webhookScheduler?: { enabled?: boolean } & Partial<Pick<ExpirySchedulerOptions, 'intervalMs' | 'batchSize'>>;
+  /**
+   * The webhook delivery worker: polling off in tests that run polls themselves
+   * (and in CLI commands other than serve); its bounds and pace.
+   */
+  webhookDelivery?: { enabled?: boolean } & Partial<
+    Pick<
+      DeliveryWorkerOptions,
+      | 'instanceId'
+      | 'signingClock'
+      | 'timeoutMs'
+      | 'pollIntervalMs'
+      | 'maxInFlight'
+      | 'maxPerEndpoint'
+      | 'maxResponseBytes'
+      | 'shutdownGraceMs'
+    >
+  >;
 }
 
 export interface Keygate {
   deps: Deps;
   yoga: KeygateYoga;
-  /** Writes what background writers hold (key usage, activity) and closes the database. */
+  /** Writes what background writers hold (key usage, activity), finishes or releases webhook attempts, and closes the database. */
   close(): Promise<void>;
 }
 
@@ -123,12 +141,24 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
     flushKeyUsage: () => keyUsage.flush(),
     ...options.webhookScheduler,
   });
+  const secretBox = new SecretBox(config.masterKey);
+  const { enabled: deliveryEnabled = true, ...deliveryOptions } = options.webhookDelivery ?? {};
+  const webhookDelivery = new WebhookDeliveryWorker({
+    db: database.db,
+    dialect: database.dialect,
+    secretBox,
+    clock,
+    logger,
+    policy: { allowPrivate: config.webhookAllowPrivate ?? false },
+    retryScheduleSeconds: config.webhookRetryScheduleSeconds ?? DEFAULT_WEBHOOK_RETRY_SCHEDULE_SECONDS,
+    ...deliveryOptions,
+  });
   const deps: Deps = {
     db: database.db,
     database,
     reads: database.reads,
     clock,
-    secretBox: new SecretBox(config.masterKey),
+    secretBox,
     sessions: new SessionTokens(config.sessionSecret, clock, config.identityProvider ?? null),
     keyUsage,
     keyCache,
@@ -142,6 +172,7 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
       retryScheduleSeconds: config.webhookRetryScheduleSeconds ?? DEFAULT_WEBHOOK_RETRY_SCHEDULE_SECONDS,
       scheduler: expiryScheduler,
     },
+    webhookDelivery,
   };
   try {
     await identity?.start();
@@ -155,6 +186,7 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
   await notifications.start();
   if (options.retention?.enabled ?? true) retentionWorker.start();
   if (options.webhookScheduler?.enabled ?? true) expiryScheduler.start();
+  if (deliveryEnabled) webhookDelivery.start();
   // Rate-limit buckets: shared through Redis when configured, else this instance's memory.
   let buckets: BucketStore = new MemoryBuckets();
   if (config.redisUrl) {
@@ -172,7 +204,8 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
     async close() {
       gateway.close();
       identity?.close();
-      await Promise.all([retentionWorker.close(), expiryScheduler.close()]);
+      // Before the database closes: attempts in flight finish or are released for another instance.
+      await Promise.all([retentionWorker.close(), expiryScheduler.close(), webhookDelivery.close()]);
       await Promise.all([keyUsage.flush(), deps.activity.close(), notifications.close(), buckets.close?.()]);
       await database.close();
     },

@@ -64,7 +64,12 @@ function required(values: Record<string, unknown>, name: string): string {
 /** Keygate for one command; logs go to stderr so stdout carries only the command's output. */
 async function open(config: Config): Promise<Keygate> {
   // Commands other than serve manage accounts and keys: they need no upstream.
-  const keygate = await createKeygate({ config: { ...config, upstreamsFile: null }, logDestination: pino.destination(2) });
+  // Nor do they deliver webhooks: that is the serving instances' work, and a command ends before an attempt would.
+  const keygate = await createKeygate({
+    config: { ...config, upstreamsFile: null },
+    logDestination: pino.destination(2),
+    webhookDelivery: { enabled: false },
+  });
   for (const notice of config.notices) keygate.deps.logger.warn(notice);
   return keygate;
 }
@@ -166,7 +171,12 @@ export async function main(argv: string[]): Promise<void> {
     case 'serve':
       return serve(config, values.demo ?? false);
     case 'migrate': {
-      const keygate = await createKeygate({ config, migrate: false, logDestination: pino.destination(2) });
+      const keygate = await createKeygate({
+        config,
+        migrate: false,
+        logDestination: pino.destination(2),
+        webhookDelivery: { enabled: false },
+      });
       for (const notice of config.notices) keygate.deps.logger.warn(notice);
       const applied = await migrateToLatest(keygate.deps.db);
       console.log(applied.length ? `Applied: ${applied.join(', ')}` : 'Database is up to date.');

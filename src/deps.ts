@@ -11,6 +11,7 @@ import type { KeyUsageRecorder } from './modules/api-key/api-key.usage.js';
 import type { KeyCache } from './modules/auth/key-cache.js';
 import type { SessionTokens } from './modules/auth/session.js';
 import type { Gateway } from './modules/gateway/gateway.js';
+import type { WebhookDeliveryWorker } from './modules/webhook/webhook.delivery.js';
 import type { ExpiryScheduler } from './modules/webhook/webhook.scheduler.js';
 import type { Clock } from './shared/clock.js';
 import type { SecretBox } from './shared/secret-box.js';
@@ -36,6 +37,8 @@ export interface Deps {
   gateway: Gateway;
   /** Webhooks (SPEC §10): the address policy, the retry schedule, and the expiry notices' scheduler. */
   webhooks: WebhookDeps;
+  /** Delivers the webhook outbox; `wake()` after a commit that added deliveries sends them without waiting for the next poll. */
+  webhookDelivery: WebhookDeliveryWorker;
 }
 
 export interface WebhookDeps {

@@ -47,7 +47,7 @@ function headersFor(credential: Credential | undefined): Record<string, string> 
 /** A Keygate on a private database (in-memory SQLite, or a fresh PostgreSQL schema) with a manual clock; closed after the file. */
 export async function startTestKeygate(
   extra: Partial<KeygateOptions['config']> = {},
-  options: Pick<KeygateOptions, 'retention' | 'webhookScheduler'> = {},
+  options: Pick<KeygateOptions, 'retention' | 'webhookScheduler' | 'webhookDelivery'> = {},
 ): Promise<TestKeygate> {
   const clock = new ManualClock('2026-06-01T12:00:00.000Z');
   const logSink = new Writable({
@@ -75,6 +75,8 @@ export async function startTestKeygate(
     retention: { enabled: false, monotonic: () => clock.now().getTime(), ...options.retention },
     // Expiry notice passes too (deps.webhooks.scheduler.run()): the manual clock decides what is due.
     webhookScheduler: { enabled: false, ...options.webhookScheduler },
+    // Webhook polls run when a test runs them (`deps.webhookDelivery.run()`), at the manual clock's time.
+    webhookDelivery: { enabled: false, ...options.webhookDelivery },
   });
   afterAll(() => keygate.close());
 

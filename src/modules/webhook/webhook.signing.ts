@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
+import type { SecretBox } from '../../shared/secret-box.js';
 
 /** A new signing secret in the Standard Webhooks form: `whsec_` and 24 random bytes, base64. */
 export function newSigningSecret(): string {
@@ -19,4 +20,18 @@ export function signatureHeaders(secrets: readonly string[], eventId: string, at
     'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
     'webhook-signature': signatures.join(' '),
   };
+}
+
+/**
+ * An endpoint's signing secret sealed at rest, bound to the endpoint's id (a
+ * sealed secret copied onto another endpoint does not open). A rotation moves
+ * the sealed current secret to `previous_secret_encrypted` as it is.
+ */
+export function sealSigningSecret(box: SecretBox, endpointId: string, secret: string): string {
+  return box.seal(secret, endpointId);
+}
+
+/** The `whsec_…` secret of `sealSigningSecret`. */
+export function openSigningSecret(box: SecretBox, endpointId: string, sealed: string): string {
+  return box.open(sealed, endpointId);
 }

@@ -131,3 +131,17 @@ export function guardedLookup(policy: UrlPolicy): LookupFunction {
     });
   };
 }
+
+/**
+ * Why an attempt to this URL is refused before any connection, or null: the
+ * part of the policy `guardedLookup` cannot see, because Node connects to a
+ * host written as an IP address without a lookup. Said in Keygate's words,
+ * for the delivery record.
+ */
+export function refusalBeforeConnect(url: URL, policy: UrlPolicy): string | null {
+  if (policy.allowPrivate) return url.protocol === 'https:' || url.protocol === 'http:' ? null : 'refused: not http(s)';
+  if (url.protocol !== 'https:') return 'refused: not https';
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (isIP(host) !== 0 && !isPublicAddress(host)) return 'refused: a non-public address';
+  return null;
+}
