@@ -1,67 +1,152 @@
 /**
  * `npm run bench`: Keygate side by side with its baselines, in one run on this
- * machine. Same load generator (autocannon), same concurrency, warm-up, then
- * measured rounds alternated across rows, then a bounded hostile burst
- * against `keygate serve` (bench/hostile.ts). Prints a table and writes
+ * machine. Every Keygate row measures what users run: `keygate serve` from
+ * bin/keygate.js (the compiled bundle) with `NODE_ENV=production`, its
+ * default logging (JSON lines to standard output, which goes to a file, as a
+ * deployment's log collector would take it) and the activity log on. Same
+ * load generator (autocannon), same concurrency, warm-up, then measured
+ * rounds alternated across rows; then sequential requests for latency at
+ * concurrency 1; then CPU profiles of fresh processes; then a bounded
+ * hostile burst (bench/hostile.ts). Prints the tables and writes
  * bench/results/latest.json and latest.md. Bounded: stops by itself.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { Agent, request } from 'node:http';
+import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import autocannon from 'autocannon';
-import { buildNodeBundle } from '../src/build.js';
+import { buildNodeBundle, SERVER_BUNDLE } from '../src/build.js';
 import { describeHostile, measureHostileBurst } from './hostile.js';
+import { SHOP_QUERY, SHOP_SCOPES, SHOP_SDL } from './shop.js';
 
-const CONNECTIONS = 32;
+const CONNECTIONS = 50;
 const WARMUP_S = 1;
 const ROUND_S = 3;
 const ROUNDS = 3;
+/** Sequential requests (one in flight) per target and round, for the latency Keygate adds. */
+const LATENCY_ROUND_S = 2;
+/** Above any rate the load generator reaches with one key: the limiter still runs on every request, it never refuses. */
+const BENCH_RATE_LIMIT = '1000000';
+
 const here = path.dirname(new URL(import.meta.url).pathname);
+const root = path.join(here, '..');
+const BIN = path.join(root, 'bin/keygate.js');
+/** The benchmark's own processes (bench/server.ts), compiled like `keygate serve`: no TypeScript loader in any row. */
+const HARNESS = path.join(root, 'dist/bench-server.mjs');
+const runDir = mkdtempSync(path.join(tmpdir(), 'keygate-bench-'));
 
 interface Target {
+  name: string;
   child: ChildProcess;
   url: string;
-  info: { scopedKey?: string; keys?: string[] };
+  /** Where its standard output (Keygate's log) went. */
+  log: string;
 }
 
-/** Every target runs compiled JavaScript, as `keygate serve` does: no TypeScript loader in any row. */
-const SERVER = path.join(here, '../dist/bench-server.mjs');
+/** The environment of a production deployment: secrets given, nothing inherited that would change a default. */
+function productionEnv(dataDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([k]) => !k.startsWith('KEYGATE_') && !['LOG_LEVEL', 'DATABASE_URL', 'PORT', 'HOST', 'NODE_OPTIONS'].includes(k),
+    ),
+  );
+  return {
+    ...inherited,
+    NODE_ENV: 'production',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    KEYGATE_DATA_DIR: dataDir,
+    DATABASE_URL: `file:${path.join(dataDir, 'keygate.db')}`,
+    KEYGATE_MASTER_KEY: MASTER_KEY,
+    KEYGATE_SESSION_SECRET: SESSION_SECRET,
+    KEYGATE_METRICS_TOKEN: METRICS_TOKEN,
+    KEYGATE_RATE_LIMIT: BENCH_RATE_LIMIT,
+    ...extra,
+  };
+}
+const MASTER_KEY = randomBytes(32).toString('hex');
+const SESSION_SECRET = randomBytes(32).toString('hex');
+const METRICS_TOKEN = randomBytes(16).toString('hex');
 
-async function start(mode: string, env: Record<string, string> = {}): Promise<Target> {
-  const child = spawn(process.execPath, ['--expose-gc', SERVER, mode], {
-    env: { ...process.env, ...env, KEYGATE_RATE_LIMIT: '0' },
-    stdio: ['ignore', 'pipe', 'inherit'],
+/** Every process the benchmark started, so none outlives it (an error, the deadline). */
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Starts a server process with standard output to a file and waits for its "… on http://…/graphql" line. */
+async function start(name: string, args: string[], env: NodeJS.ProcessEnv, nodeFlags: string[] = []): Promise<Target> {
+  const log = path.join(runDir, `${name.replace(/\W+/g, '-')}-${Date.now()}.log`);
+  const child = spawn(process.execPath, [...nodeFlags, ...args], {
+    cwd: root,
+    env,
+    stdio: ['ignore', openSync(log, 'w'), 'inherit'],
   });
-  const line = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`${mode} did not start`)), 120_000);
-    child.stdout!.on('data', (chunk) => {
-      out += chunk;
-      const nl = out.indexOf('\n');
-      if (nl >= 0) {
-        clearTimeout(timer);
-        resolve(out.slice(0, nl));
-      }
-    });
+  children.add(child);
+  let exited: number | null = null;
+  child.once('exit', (code) => {
+    exited = code ?? -1;
+    children.delete(child);
   });
-  const info = JSON.parse(line);
-  return { child, url: `http://127.0.0.1:${info.port}`, info };
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    const match = / on (http:\/\/[^/\s]+)\/graphql/.exec(readFileSync(log, 'utf8'));
+    if (match) return { name, child, url: match[1]!, log };
+    if (exited !== null) throw new Error(`${name} exited with ${exited}: ${readFileSync(log, 'utf8').slice(-2000)}`);
+    await sleep(50);
+  }
+  child.kill('SIGKILL');
+  throw new Error(`${name} did not start`);
 }
 
 async function stop(target: Target): Promise<void> {
-  const exited = new Promise((resolve) => target.child.on('exit', resolve));
+  if (target.child.exitCode !== null) return;
+  const exited = new Promise((resolve) => target.child.once('exit', resolve));
   target.child.kill('SIGTERM');
   await exited;
 }
 
-const serverStats = async (t: Target, reset = false) =>
-  (await (await fetch(`${t.url}/__bench/${reset ? 'reset' : 'stats'}`)).json()) as { statements: number; peakRss: number };
+const harness = (name: string, mode: string, env: NodeJS.ProcessEnv, flags: string[] = []) =>
+  start(name, [HARNESS, mode], env, flags);
+const serve = (name: string, env: NodeJS.ProcessEnv, flags: string[] = []) => start(name, [BIN, 'serve'], env, flags);
 
-interface Row {
-  name: string;
-  target: () => Target;
-  keygate: boolean;
-  request: () => autocannon.Request;
+/** CPU time (user + system, every thread) and resident set of a process, read from outside (Linux /proc). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+function rssBytes(pid: number): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+}
+
+/** SQL statements a Keygate has sent so far (its `/metrics`). */
+async function statements(target: Target): Promise<number> {
+  const res = await fetch(`${target.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+  return Number(/^keygate_database_statements_total (\d+)$/m.exec(await res.text())?.[1] ?? Number.NaN);
+}
+
+async function post(url: string, query: string, headers: Record<string, string> = {}, variables?: unknown) {
+  const res = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { status: res.status, body: (await res.json()) as { data?: any; errors?: { message: string }[] } };
 }
 
 function graphql(
@@ -79,28 +164,171 @@ function graphql(
   });
 }
 
-async function load(url: string, request: autocannon.Request, seconds: number) {
-  return autocannon({ url, connections: CONNECTIONS, duration: seconds, requests: [request] });
-}
+const load = (url: string, req: autocannon.Request, seconds: number) =>
+  autocannon({ url, connections: CONNECTIONS, duration: seconds, requests: [req] });
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+const round2 = (x: number) => Number(x.toFixed(2));
+
+interface Row {
+  name: string;
+  target: () => Target;
+  keygate: boolean;
+  request: () => autocannon.Request;
+}
+
+interface Measured {
+  rps: number[];
+  p50: number[];
+  p99: number[];
+  cpuMs: number;
+  requests: number;
+  statements: number;
+  peakRss: number;
+  errors: number;
+}
+
+/** One measured round of one row: load, the server's CPU and peak RSS from outside, its SQL from /metrics. */
+async function measure(row: Row, m: Measured): Promise<void> {
+  const target = row.target();
+  const pid = target.child.pid!;
+  const sqlBefore = row.keygate ? await statements(target) : 0;
+  let peak = rssBytes(pid);
+  const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(pid))), 50);
+  const cpuBefore = cpuMs(pid);
+  const result = await load(target.url, row.request(), ROUND_S);
+  const cpuAfter = cpuMs(pid);
+  clearInterval(sampler);
+  m.rps.push(result.requests.average);
+  m.p50.push(result.latency.p50);
+  m.p99.push(result.latency.p99);
+  m.cpuMs += cpuAfter - cpuBefore;
+  m.requests += result.requests.total;
+  if (row.keygate) m.statements += (await statements(target)) - sqlBefore;
+  m.peakRss = Math.max(m.peakRss, peak);
+  m.errors += result.non2xx + result.errors;
+}
+
+/** Sequential requests over one kept-alive connection for `seconds`: each one's latency in ms. */
+async function sequential(target: Target, body: string, headers: Record<string, string>, seconds: number) {
+  const url = new URL(target.url);
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const latencies: number[] = [];
+  let errors = 0;
+  const send = () =>
+    new Promise<number>((resolve) => {
+      const req = request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: '/graphql',
+          method: 'POST',
+          agent,
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json',
+            'content-length': Buffer.byteLength(body),
+            ...headers,
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', () => resolve(0));
+      req.end(body);
+    });
+  const end = performance.now() + seconds * 1000;
+  while (performance.now() < end) {
+    const started = performance.now();
+    const status = await send();
+    latencies.push(performance.now() - started);
+    if (status !== 200) errors++;
+  }
+  agent.destroy();
+  return { latencies, errors };
+}
 
 async function main() {
   const started = Date.now();
-  await buildNodeBundle(path.join(here, 'server.ts'), SERVER);
-  console.log('Starting targets (seeding Keygate: 1,000 customers, 10,000 keys)…');
-  const [ceiling, yoga, keygate, keygateQuiet] = await Promise.all([
-    start('ceiling'),
-    start('yoga'),
-    start('keygate'),
-    start('keygate', { BENCH_ACTIVITY: 'off' }),
+  await Promise.all([
+    buildNodeBundle(path.join(here, 'server.ts'), HARNESS),
+    buildNodeBundle(path.join(root, 'src/cli.ts'), SERVER_BUNDLE),
   ]);
-  const key = keygate.info.scopedKey!;
-  const keys = keygate.info.keys!;
+
+  console.log('Seeding Keygate (1,000 customers, 10,000 keys) and starting the targets…');
+  const keygateDir = path.join(runDir, 'keygate');
+  const quietDir = path.join(runDir, 'keygate-quiet');
+  const gatewayDir = path.join(runDir, 'gateway');
+  for (const dir of [keygateDir, quietDir, gatewayDir]) mkdirSync(dir);
+  const exec = promisify(execFile);
+  const [seeded, bootstrapped] = await Promise.all([
+    exec(process.execPath, [HARNESS, 'seed'], { cwd: root, env: productionEnv(keygateDir), maxBuffer: 64 * 1024 * 1024 }),
+    exec(
+      process.execPath,
+      [BIN, 'bootstrap', '--account', 'Gateway', '--plan', 'SCALE', '--owner', 'gw@keygate.test', '--json'],
+      {
+        cwd: root,
+        env: productionEnv(gatewayDir),
+      },
+    ),
+  ]);
+  const keys: string[] = JSON.parse(seeded.stdout.trim().split('\n').at(-1)!).keys;
+  const gatewayFullKey: string = JSON.parse(bootstrapped.stdout.trim().split('\n').at(-1)!).environments[0].fullAccessKey.secret;
+  // Row 5b gets its own copy of the seeded database (closed, so checkpointed into the one file).
+  copyFileSync(path.join(keygateDir, 'keygate.db'), path.join(quietDir, 'keygate.db'));
+
+  // The gateway rows' upstream, and the two gateways in front of it.
+  const identityKey = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const plain = productionEnv(runDir);
+  const [ceiling, yoga, keygate, keygateQuiet, shop] = await Promise.all([
+    harness('graphql-js ceiling', 'ceiling', plain),
+    harness('bare Yoga', 'yoga', plain),
+    serve('keygate serve', productionEnv(keygateDir)),
+    harness('Keygate, activity off', 'keygate-quiet', productionEnv(quietDir)),
+    harness('shop upstream', 'shop', plain),
+  ]);
+  writeFileSync(path.join(gatewayDir, 'shop.graphql'), SHOP_SDL);
+  const upstreamsFile = path.join(gatewayDir, 'upstreams.json');
+  writeFileSync(
+    upstreamsFile,
+    JSON.stringify({ upstreams: [{ name: 'shop', url: `${shop.url}/graphql`, schema: { file: 'shop.graphql' } }] }),
+  );
+  const gatewayEnv = productionEnv(gatewayDir, { KEYGATE_UPSTREAMS: upstreamsFile, KEYGATE_IDENTITY_KEY: identityKey });
+  const [gateway, hive] = await Promise.all([
+    serve('keygate serve, gateway', gatewayEnv),
+    harness('Hive Gateway', 'hive', { ...plain, BENCH_UPSTREAM: `${shop.url}/graphql` }),
+  ]);
+  const created = await post(
+    gateway.url,
+    'mutation($scopes: [String!]!) { createScopedKey(input: { name: "bench gateway", scopes: $scopes }) { secret } }',
+    { 'x-api-key': gatewayFullKey },
+    { scopes: SHOP_SCOPES },
+  );
+  const gatewayKey: string | undefined = created.body.data?.createScopedKey?.secret;
+  if (!gatewayKey) throw new Error(`could not create the gateway row's key: ${JSON.stringify(created.body)}`);
+
+  // Before measuring anything: every gateway answers the document exactly as the upstream does, with no error.
+  const direct = await post(shop.url, SHOP_QUERY);
+  for (const [t, headers] of [
+    [gateway, { 'x-api-key': gatewayKey }],
+    [hive, {}],
+  ] as const) {
+    const through = await post(t.url, SHOP_QUERY, headers);
+    if (through.body.errors || JSON.stringify(through.body.data) !== JSON.stringify(direct.body.data))
+      throw new Error(`${t.name} does not answer as the upstream does: ${JSON.stringify(through.body).slice(0, 500)}`);
+  }
+  const viewer = await post(keygate.url, '{ viewer { kind permissions } }', { 'x-api-key': keys[0]! });
+  if (viewer.body.errors) throw new Error(`row 3 fails: ${JSON.stringify(viewer.body)}`);
+
+  const key = keys[0]!;
   let customer = 0;
   let spread = 0;
   const createCustomer =
     'mutation($id: String!) { createCustomer(input: { customerId: $id, name: "Bench" }) { customer { id } } }';
+  const shopRequest = graphql(SHOP_QUERY);
   const rows: Row[] = [
     { name: '1. graphql-js ceiling `{ hello }`', target: () => ceiling, keygate: false, request: graphql('{ hello }') },
     { name: '2. bare graphql-yoga `{ hello }`', target: () => yoga, keygate: false, request: graphql('{ hello }') },
@@ -128,7 +356,7 @@ async function main() {
       name: '5b. Keygate, createCustomer (activity off)',
       target: () => keygateQuiet,
       keygate: true,
-      request: graphql(createCustomer, { 'x-api-key': keygateQuiet.info.scopedKey! }, () => ({ id: `off-${customer++}` })),
+      request: graphql(createCustomer, { 'x-api-key': key }, () => ({ id: `off-${customer++}` })),
     },
     {
       name: '6. Keygate, 10,000 keys, 1,000 in use',
@@ -144,66 +372,142 @@ async function main() {
         }),
       }),
     },
+    { name: 'G1. shop upstream, direct', target: () => shop, keygate: false, request: shopRequest },
+    {
+      name: 'G2. Keygate gateway, scoped key (activity on)',
+      target: () => gateway,
+      keygate: true,
+      request: graphql(SHOP_QUERY, { 'x-api-key': gatewayKey }),
+    },
+    { name: 'G3. Hive Gateway, proxy mode (no auth)', target: () => hive, keygate: false, request: shopRequest },
   ];
 
-  const measured = new Map<
-    string,
-    { rps: number[]; p50: number[]; p99: number[]; requests: number; statements: number; peakRss: number; errors: number }
-  >();
+  const measured = new Map<string, Measured>();
   for (const row of rows) {
     await load(row.target().url, row.request(), WARMUP_S);
-    measured.set(row.name, { rps: [], p50: [], p99: [], requests: 0, statements: 0, peakRss: 0, errors: 0 });
+    measured.set(row.name, { rps: [], p50: [], p99: [], cpuMs: 0, requests: 0, statements: 0, peakRss: 0, errors: 0 });
   }
   for (let round = 1; round <= ROUNDS; round++) {
     console.log(`Round ${round}/${ROUNDS}…`);
-    for (const row of rows) {
-      const target = row.target();
-      await serverStats(target, true);
-      const result = await load(target.url, row.request(), ROUND_S);
-      const after = await serverStats(target);
-      const m = measured.get(row.name)!;
-      m.rps.push(result.requests.average);
-      m.p50.push(result.latency.p50);
-      m.p99.push(result.latency.p99);
-      m.requests += result.requests.total;
-      m.statements += after.statements;
-      m.peakRss = Math.max(m.peakRss, after.peakRss);
-      m.errors += result.non2xx + result.errors;
-    }
+    for (const row of rows) await measure(row, measured.get(row.name)!);
   }
 
-  const yogaRps = median(measured.get(rows[1]!.name)!.rps);
+  console.log('Latency at concurrency 1 (sequential requests, alternated)…');
+  const shopBody = JSON.stringify({ query: SHOP_QUERY });
+  const latencyTargets: { name: string; target: Target; headers: Record<string, string> }[] = [
+    { name: 'shop upstream, direct', target: shop, headers: {} },
+    { name: 'Keygate gateway', target: gateway, headers: { 'x-api-key': gatewayKey } },
+    { name: 'Hive Gateway', target: hive, headers: {} },
+  ];
+  const sequentialRuns = latencyTargets.map(() => ({ latencies: [] as number[], p50s: [] as number[], errors: 0 }));
+  for (const t of latencyTargets) await sequential(t.target, shopBody, t.headers, 0.5);
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const [i, t] of latencyTargets.entries()) {
+      const run = await sequential(t.target, shopBody, t.headers, LATENCY_ROUND_S);
+      const into = sequentialRuns[i]!;
+      into.latencies.push(...run.latencies);
+      into.p50s.push(
+        percentile(
+          [...run.latencies].sort((a, b) => a - b),
+          0.5,
+        ),
+      );
+      into.errors += run.errors;
+    }
+  }
+  const latency = latencyTargets.map((t, i) => {
+    const run = sequentialRuns[i]!;
+    const sorted = [...run.latencies].sort((a, b) => a - b);
+    return {
+      target: t.name,
+      requests: sorted.length,
+      p50ms: Number(percentile(sorted, 0.5).toFixed(3)),
+      p99ms: Number(percentile(sorted, 0.99).toFixed(3)),
+      p50msByRound: run.p50s.map((x) => Number(x.toFixed(3))),
+      errors: run.errors,
+    };
+  });
+
+  const shares = (a: string, b: string) => {
+    const x = measured.get(a)!.rps;
+    const y = measured.get(b)!.rps;
+    const perRound = x.map((v, i) => v / y[i]!);
+    return { median: round2(median(x) / median(y)), min: round2(Math.min(...perRound)), max: round2(Math.max(...perRound)) };
+  };
   const table = rows.map((row) => {
     const m = measured.get(row.name)!;
-    const rps = median(m.rps);
+    const baseline = row.name.startsWith('G') ? rows[9]!.name : rows[1]!.name;
     return {
       row: row.name,
-      reqPerSec: Math.round(rps),
+      reqPerSec: Math.round(median(m.rps)),
+      reqPerSecRounds: m.rps.map(Math.round),
       p50ms: median(m.p50),
       p99ms: median(m.p99),
+      cpuUsPerRequest: Math.round((m.cpuMs * 1000) / Math.max(1, m.requests)),
       sqlPerRequest: row.keygate ? Number((m.statements / Math.max(1, m.requests)).toFixed(2)) : null,
       peakRssMB: Math.round(m.peakRss / 1024 / 1024),
-      vsBareYoga: Number((rps / yogaRps).toFixed(2)),
+      baseline: row.name.startsWith('G') ? 'Hive Gateway' : 'bare Yoga',
+      vsBaseline: shares(row.name, baseline),
       errors: m.errors,
     };
   });
   const activityCost = 1 - median(measured.get(rows[4]!.name)!.rps) / median(measured.get(rows[5]!.name)!.rps);
-
-  console.log('Profiling bare Yoga and Keygate row 3 (one more round each, CPU profile of the load only)…');
-  const profiles = {
-    'bare graphql-yoga': await profile(yoga, rows[1]!.request()),
-    'Keygate row 3': await profile(keygate, rows[2]!.request()),
+  const gatewayRow = table[8]!;
+  const directP50 = latency[0]!.p50ms;
+  const gatewaySummary = {
+    keygateVsHive: gatewayRow.vsBaseline,
+    keygateVsDirect: shares(rows[8]!.name, rows[7]!.name),
+    hiveVsDirect: shares(rows[9]!.name, rows[7]!.name),
+    keygateAddedP50ms: Number((latency[1]!.p50ms - directP50).toFixed(3)),
+    hiveAddedP50ms: Number((latency[2]!.p50ms - directP50).toFixed(3)),
+    keygatePeakRssMB: gatewayRow.peakRssMB,
   };
-  for (const t of [ceiling, yoga, keygate, keygateQuiet]) await stop(t);
+  for (const t of [ceiling, yoga, keygate, keygateQuiet, gateway, hive]) await stop(t);
+
+  console.log('Profiling fresh processes (one round of load each, CPU profile of the load only)…');
+  const profiles = {
+    'bare graphql-yoga': await profile(
+      () => harness('bare Yoga', 'yoga', plain, profileFlags('yoga')),
+      rows[1]!.request(),
+      'yoga',
+    ),
+    'Keygate row 3 (keygate serve)': await profile(
+      () => serve('keygate serve', productionEnv(keygateDir), profileFlags('keygate')),
+      rows[2]!.request(),
+      'keygate',
+    ),
+    'Keygate gateway row G2 (keygate serve)': await profile(
+      () => serve('keygate serve, gateway', gatewayEnv, profileFlags('gateway')),
+      rows[8]!.request(),
+      'gateway',
+    ),
+    'Hive Gateway row G3': await profile(
+      () => harness('Hive Gateway', 'hive', { ...plain, BENCH_UPSTREAM: `${shop.url}/graphql` }, profileFlags('hive')),
+      shopRequest(),
+      'hive',
+    ),
+  };
+  await stop(shop);
   // Last, alone on the machine: memory of a real `keygate serve` under a bounded hostile burst.
   console.log('Hostile input against keygate serve (a bounded burst, RSS before and after)…');
   const hostileInput = await measureHostileBurst();
 
   const report = {
     date: new Date().toISOString(),
-    machine: { node: process.version, cpus: (await import('node:os')).cpus().length },
-    settings: { connections: CONNECTIONS, warmupSeconds: WARMUP_S, roundSeconds: ROUND_S, rounds: ROUNDS },
+    machine: { node: process.version, cpus: cpus().length, loadAverageAtEnd: (await import('node:os')).loadavg()[0] },
+    settings: {
+      connections: CONNECTIONS,
+      warmupSeconds: WARMUP_S,
+      roundSeconds: ROUND_S,
+      rounds: ROUNDS,
+      latencyRoundSeconds: LATENCY_ROUND_S,
+      keygate:
+        'keygate serve (bin/keygate.js), NODE_ENV=production, default logging to a file, activity log on, rate limiter on ' +
+        `(KEYGATE_RATE_LIMIT=${BENCH_RATE_LIMIT}: never refuses one key at this load), every other setting its default`,
+    },
     rows: table,
+    gateway: gatewaySummary,
+    latency,
     activityLoggingCost: Number(activityCost.toFixed(3)),
     hostileInput,
     profiles,
@@ -213,27 +517,53 @@ async function main() {
   writeFileSync(path.join(out, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(path.join(out, 'latest.md'), markdown(report));
   console.log(`\n${markdown(report)}`);
+  rmSync(runDir, { recursive: true, force: true });
 }
 
-/** Profiles one round of load on a running target (in-process inspector) and summarises where its CPU time went. */
-async function profile(target: Target, request: autocannon.Request) {
-  await fetch(`${target.url}/__bench/profile/start`);
-  await load(target.url, request, ROUND_S);
-  const prof = (await (await fetch(`${target.url}/__bench/profile/stop`)).json()) as {
-    nodes: { id: number; callFrame: { functionName: string; url: string }; hitCount?: number }[];
-  };
+const profileDir = (name: string) => path.join(runDir, `profile-${name}`);
+const profileFlags = (name: string) => ['--cpu-prof', `--cpu-prof-dir=${profileDir(name)}`];
+
+interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string }; hitCount?: number }[];
+  startTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/**
+ * Starts a fresh target under `node --cpu-prof`, warms it up, loads it for
+ * one round, stops it and summarises where its CPU time went during that
+ * round only (profile timestamps and process.hrtime share the monotonic clock).
+ */
+async function profile(startTarget: () => Promise<Target>, req: autocannon.Request, name: string) {
+  const target = await startTarget();
+  await load(target.url, req, WARMUP_S);
+  const from = Number(process.hrtime.bigint() / 1000n);
+  await load(target.url, req, ROUND_S);
+  const to = Number(process.hrtime.bigint() / 1000n);
+  await stop(target);
+  const dir = profileDir(name);
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))!;
+  const prof = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as CpuProfile;
+  const hits = new Map<number, number>();
+  let time = prof.startTime;
+  for (const [i, id] of prof.samples.entries()) {
+    time += prof.timeDeltas[i]!;
+    if (time >= from && time <= to) hits.set(id, (hits.get(id) ?? 0) + 1);
+  }
   const byPlace = new Map<string, number>();
   const byFunction = new Map<string, number>();
   let busy = 0;
   let idle = 0;
   for (const node of prof.nodes) {
-    const hits = node.hitCount ?? 0;
+    const count = hits.get(node.id) ?? 0;
+    if (!count) continue;
     const { url, functionName } = node.callFrame;
     if (functionName === '(idle)') {
-      idle += hits;
+      idle += count;
       continue;
     }
-    busy += hits;
+    busy += count;
     const place = !url
       ? `(${functionName || 'native'})`
       : url.includes('node_modules/')
@@ -241,39 +571,53 @@ async function profile(target: Target, request: autocannon.Request) {
             .split('node_modules/')
             .at(-1)!
             .split('/')
-            .slice(0, url.includes('node_modules/@') ? 2 : 1)
+            .slice(0, url.split('node_modules/').at(-1)!.startsWith('@') ? 2 : 1)
             .join('/')
         : url.startsWith('node:')
           ? url
           : 'keygate';
-    byPlace.set(place, (byPlace.get(place) ?? 0) + hits);
+    byPlace.set(place, (byPlace.get(place) ?? 0) + count);
     const fn = url ? `${functionName || '(anonymous)'} [${place}]` : place;
-    byFunction.set(fn, (byFunction.get(fn) ?? 0) + hits);
+    byFunction.set(fn, (byFunction.get(fn) ?? 0) + count);
   }
   const top = (m: Map<string, number>) =>
     [...m]
       .sort((a, b) => b[1] - a[1])
       .slice(0, 8)
-      .map(([place, hits]) => ({ place, share: Number((hits / busy).toFixed(3)) }));
-  return { idleShare: Number((idle / (idle + busy)).toFixed(3)), byPlace: top(byPlace), byFunction: top(byFunction) };
+      .map(([place, count]) => ({ place, share: Number((count / busy).toFixed(3)) }));
+  return { idleShare: Number((idle / Math.max(1, idle + busy)).toFixed(3)), byPlace: top(byPlace), byFunction: top(byFunction) };
 }
 
 function markdown(report: any): string {
+  const g = report.gateway;
+  const ratio = (r: { median: number; min: number; max: number }) => `${r.median} (${r.min}–${r.max})`;
   const lines = [
     `Benchmark ${report.date} (Node ${report.machine.node}, ${report.machine.cpus} cores; ${report.settings.connections} connections, ${report.settings.rounds} alternated rounds of ${report.settings.roundSeconds}s after ${report.settings.warmupSeconds}s warm-up; ${report.seconds}s in all)`,
     '',
-    '| row | req/s (median) | p50 ms | p99 ms | SQL / request | peak RSS MB | × bare Yoga | errors |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    `Keygate rows: ${report.settings.keygate}.`,
+    '',
+    '| row | req/s (median) | rounds | p50 ms | p99 ms | CPU µs / request | SQL / request | peak RSS MB | × baseline (rounds) | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...report.rows.map(
       (r: any) =>
-        `| ${r.row} | ${r.reqPerSec} | ${r.p50ms} | ${r.p99ms} | ${r.sqlPerRequest ?? '–'} | ${r.peakRssMB} | ${r.vsBareYoga} | ${r.errors} |`,
+        `| ${r.row} | ${r.reqPerSec} | ${r.reqPerSecRounds.join(' / ')} | ${r.p50ms} | ${r.p99ms} | ${r.cpuUsPerRequest} | ${r.sqlPerRequest ?? '–'} | ${r.peakRssMB} | ${ratio(r.vsBaseline)} × ${r.baseline} | ${r.errors} |`,
     ),
     '',
-    `Activity logging costs ${(report.activityLoggingCost * 100).toFixed(1)} % of createCustomer throughput (row 5 vs 5b).`,
+    `Rows 1–6 against bare Yoga, G rows against Hive Gateway; in brackets the lowest and highest ratio of one round's pair. Activity logging costs ${(report.activityLoggingCost * 100).toFixed(1)} % of createCustomer throughput (row 5 vs 5b).`,
+    '',
+    `Gateway (the same upstream and document: ten orders, nested buyer and lines, three fields under @requiresScopes): Keygate ${ratio(g.keygateVsHive)}× Hive Gateway's throughput (target ≥ 1.0×, moonshot 1.2×); Keygate ${ratio(g.keygateVsDirect)}× and Hive ${ratio(g.hiveVsDirect)}× the upstream's direct throughput; Keygate's peak RSS ${g.keygatePeakRssMB} MB (target < 250 MB).`,
+    '',
+    '| latency at concurrency 1 | requests | p50 ms | p99 ms | p50 by round | errors |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...report.latency.map(
+      (l: any) => `| ${l.target} | ${l.requests} | ${l.p50ms} | ${l.p99ms} | ${l.p50msByRound.join(' / ')} | ${l.errors} |`,
+    ),
+    '',
+    `Keygate adds ${g.keygateAddedP50ms} ms p50 over direct (target ≤ 1 ms); Hive Gateway adds ${g.hiveAddedP50ms} ms.`,
     '',
     describeHostile(report.hostileInput),
     '',
-    'Where the CPU time goes while loaded (self time as a share of busy time; idle excluded):',
+    'Where the CPU time goes while loaded (fresh processes under `node --cpu-prof`, samples of the loaded round only; self time as a share of busy time; idle excluded):',
     '',
     ...Object.entries(report.profiles).flatMap(([name, p]: [string, any]) => [
       `- ${name} (idle ${(p.idleShare * 100).toFixed(0)} %)`,
@@ -286,9 +630,13 @@ function markdown(report: any): string {
 }
 
 const deadline = setTimeout(() => {
-  console.error('Benchmark exceeded 3 minutes; stopping.');
+  console.error('Benchmark exceeded 4 minutes; stopping.');
   process.exit(1);
-}, 180_000);
+}, 240_000);
 deadline.unref();
-await main();
+try {
+  await main();
+} finally {
+  if (existsSync(runDir)) rmSync(runDir, { recursive: true, force: true });
+}
 process.exit(0);

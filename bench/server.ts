@@ -1,109 +1,143 @@
 /**
- * One benchmark target per process: `ceiling` (graphql-js over node:http with
- * a cached parsed document), `yoga` (bare graphql-yoga, default options), or
- * `keygate` (seeded: 1,000 customers with subscriptions, 10,000 scoped keys).
- * Prints one JSON line when listening; `/__bench/stats` reports SQL
- * statements and peak RSS since `/__bench/reset`.
+ * The benchmark's own processes, one mode each (`keygate serve` itself runs
+ * from bin/keygate.js, not from here):
+ *
+ * - `ceiling`: graphql-js over node:http with a cached parsed document;
+ * - `yoga`: bare graphql-yoga with its default options;
+ * - `shop`: the gateway rows' upstream (bench/shop.ts), graphql-js over
+ *   node:http with parsed and validated documents cached, so the gateways
+ *   in front of it are what is measured;
+ * - `hive`: Hive Gateway (`@graphql-hive/gateway-runtime` with its HTTP
+ *   transport `@graphql-mesh/transport-http`) in proxy mode in front of
+ *   `BENCH_UPSTREAM`, its default options (no auth);
+ * - `keygate-quiet`: Keygate started as `keygate serve` starts it (the same
+ *   configuration from the same environment), with the activity log off:
+ *   row 5b, to measure what the activity log costs;
+ * - `seed`: fills `DATABASE_URL` for the Keygate rows (1,000 customers with
+ *   subscriptions, 10,000 scoped keys), prints the keys as JSON and exits.
+ *
+ * Servers print one line when listening, as `keygate serve` does
+ * ("… on http://host:port/graphql"), and stop on SIGTERM.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { Session } from 'node:inspector/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { buildSchema, execute, parse } from 'graphql';
+import { buildSchema, type DocumentNode, execute, type GraphQLError, parse, validate } from 'graphql';
 import { createSchema, createYoga } from 'graphql-yoga';
+import { SHOP_ORDERS, SHOP_SDL } from './shop.js';
 
 const mode = process.argv[2];
-let peakRss = process.memoryUsage().rss;
-setInterval(() => {
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
-}, 50).unref();
-let statements = () => 0;
-let statementsAtReset = 0;
 
-// CPU profile of the measured load only (not start-up or seeding): /__bench/profile/start, then /stop.
-const inspector = new Session();
-inspector.connect();
-
-function stats(req: IncomingMessage, res: ServerResponse): boolean {
-  if (!req.url?.startsWith('/__bench/')) return false;
-  if (req.url.startsWith('/__bench/profile/')) {
-    const stop = req.url.endsWith('/stop');
-    const steps = stop
-      ? inspector.post('Profiler.stop').then((r) => JSON.stringify(r.profile))
-      : inspector
-          .post('Profiler.enable')
-          .then(() => inspector.post('Profiler.start'))
-          .then(() => '{}');
-    void steps.then((body) => {
-      res.setHeader('content-type', 'application/json');
-      res.end(body);
-    });
-    return true;
-  }
-  if (req.url === '/__bench/reset') {
-    statementsAtReset = statements();
-    peakRss = process.memoryUsage().rss;
-  }
-  res.setHeader('content-type', 'application/json');
-  res.end(JSON.stringify({ statements: statements() - statementsAtReset, peakRss }));
-  return true;
-}
-
-function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, extra: Record<string, unknown> = {}) {
-  const server = createServer((req, res) => {
-    if (!stats(req, res)) handler(req, res);
+function listen(server: Server, name: string) {
+  server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
+    console.log(`${name} on http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`);
   });
-  server.listen(0, '127.0.0.1', () => {
-    console.log(JSON.stringify({ port: (server.address() as AddressInfo).port, ...extra }));
+  process.on('SIGTERM', () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
   });
-  process.on('SIGTERM', () => server.close(() => process.exit(0)));
 }
 
 const HELLO_SDL = 'type Query { hello: String! }';
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function answer(res: ServerResponse, body: unknown) {
+  res.setHeader('content-type', 'application/json');
+  res.end(JSON.stringify(body));
+}
 
 if (mode === 'ceiling') {
   const schema = buildSchema(HELLO_SDL);
   const document = parse('{ hello }');
   const rootValue = { hello: () => 'world' };
-  listen((req, res) => {
-    req.resume();
-    req.on('end', async () => {
-      const result = await execute({ schema, document, rootValue });
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify(result));
-    });
-  });
+  listen(
+    createServer((req, res) => {
+      req.resume();
+      req.on('end', async () => answer(res, await execute({ schema, document, rootValue })));
+    }),
+    'ceiling',
+  );
 } else if (mode === 'yoga') {
   const yoga = createYoga({
     schema: createSchema({ typeDefs: HELLO_SDL, resolvers: { Query: { hello: () => 'world' } } }),
-    logging: false,
   });
-  listen(yoga);
-} else if (mode === 'keygate') {
+  listen(createServer(yoga), 'yoga');
+} else if (mode === 'shop') {
+  const schema = buildSchema(SHOP_SDL);
+  const rootValue = { recentOrders: ({ first }: { first: number }) => SHOP_ORDERS.slice(0, first) };
+  // Parsed and validated once per distinct document (a gateway sends the same few again and again); bounded.
+  const documents = new Map<string, { document: DocumentNode } | { errors: readonly GraphQLError[] }>();
+  const prepare = (query: string) => {
+    let prepared = documents.get(query);
+    if (!prepared) {
+      try {
+        const document = parse(query);
+        const errors = validate(schema, document);
+        prepared = errors.length ? { errors } : { document };
+      } catch (error) {
+        prepared = { errors: [error as GraphQLError] };
+      }
+      if (documents.size >= 100) documents.delete(documents.keys().next().value!);
+      documents.set(query, prepared);
+    }
+    return prepared;
+  };
+  listen(
+    createServer(async (req, res) => {
+      const body = JSON.parse((await readBody(req)) || '{}') as {
+        query?: string;
+        variables?: Record<string, unknown>;
+        operationName?: string;
+      };
+      const prepared = prepare(body.query ?? '');
+      if ('errors' in prepared) return answer(res, { errors: prepared.errors });
+      answer(
+        res,
+        await execute({
+          schema,
+          document: prepared.document,
+          rootValue,
+          variableValues: body.variables,
+          operationName: body.operationName,
+        }),
+      );
+    }),
+    'shop',
+  );
+} else if (mode === 'hive') {
+  const { createGatewayRuntime } = await import('@graphql-hive/gateway-runtime');
+  const gateway = createGatewayRuntime({
+    proxy: { endpoint: process.env.BENCH_UPSTREAM! },
+    // The runtime loads its HTTP transport by package name; given here as Hive's docs show (`transports`),
+    // so it is found wherever node_modules puts it.
+    transports: { http: import('@graphql-mesh/transport-http') },
+  });
+  listen(createServer(gateway), 'hive');
+} else if (mode === 'keygate-quiet') {
+  // As src/cli.ts `serve` does, but for the activity log.
   const { createKeygate } = await import('../src/app.js');
-  const { parseHeapGrowthPercent, parseRateLimit } = await import('../src/config.js');
+  const { loadConfig } = await import('../src/config.js');
+  const { startServer } = await import('../src/server.js');
   const { tuneHeap } = await import('../src/shared/heap.js');
-  // As `keygate serve` does.
-  tuneHeap(parseHeapGrowthPercent(process.env));
+  const config = loadConfig(process.env);
+  tuneHeap(config.heapGrowthPercent);
+  const keygate = await createKeygate({ config, activityLog: false });
+  const running = await startServer(keygate, { port: config.port, host: config.host });
+  console.log(`Keygate (activity log off) on ${running.url}/graphql`);
+  process.on('SIGTERM', () => void running.stop().then(() => process.exit(0)));
+} else if (mode === 'seed') {
+  const { createKeygate } = await import('../src/app.js');
+  const { loadConfig } = await import('../src/config.js');
   const { bootstrapAccount } = await import('../src/modules/account/account.service.js');
   const { issueKey } = await import('../src/modules/api-key/api-key.change.js');
-  const dir = mkdtempSync(path.join(tmpdir(), 'keygate-bench-'));
-  const keygate = await createKeygate({
-    config: {
-      databaseUrl: `file:${dir}/keygate.db`,
-      databasePoolSize: 1,
-      masterKey: randomBytes(32),
-      sessionSecret: randomBytes(32),
-      logLevel: 'silent',
-      // KEYGATE_RATE_LIMIT=0 (set by run.ts): the benchmark measures throughput, not the limiter.
-      rateLimit: parseRateLimit(process.env),
-    },
-    activityLog: process.env.BENCH_ACTIVITY !== 'off',
-  });
-  statements = () => keygate.deps.database.stats.statements;
+  const keygate = await createKeygate({ config: { ...loadConfig(process.env), logLevel: 'silent' } });
   const tenant = await bootstrapAccount(keygate.deps, { name: 'Bench', plan: 'SCALE', ownerEmail: 'bench@keygate.test' });
   const env = tenant.environments[0]!;
   const system = { type: 'SYSTEM' as const, id: null, displayName: 'System' };
@@ -163,9 +197,8 @@ if (mode === 'ceiling') {
       if (i < 1000) keys.push(issued.secret);
     }
   });
-  // Measure the load, not the seeding: start from a collected heap (run.ts passes --expose-gc).
-  globalThis.gc?.();
-  listen(keygate.yoga, { scopedKey: keys[0], keys });
+  await keygate.close();
+  console.log(JSON.stringify({ keys }));
 } else {
   throw new Error(`unknown mode ${mode}`);
 }

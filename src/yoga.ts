@@ -11,6 +11,7 @@ import { useActivityLog } from './modules/activity/activity.plugin.js';
 import type { Principal } from './modules/auth/principal.js';
 import { customerTokenOf } from './modules/client-security/client-security.service.js';
 import { useGatewayEndpoints } from './modules/gateway/gateway.plugin.js';
+import { useUpstreamPassthrough } from './modules/gateway/upstream.passthrough.js';
 import { asValidationErrors } from './plugins/armor.js';
 import { useErrorPolicy } from './plugins/error-policy.js';
 import { useFieldSuggestionsHiddenFor } from './plugins/field-suggestions.js';
@@ -74,7 +75,7 @@ export interface KeygateYogaOptions {
 const GRAPHQL_ENDPOINT = '/graphql';
 
 export function createKeygateYoga(deps: Deps, options: KeygateYogaOptions): KeygateYoga {
-  const metrics = createMetrics(deps.activity);
+  const metrics = createMetrics(deps.activity, deps.database);
   const { limits } = options;
   return createYoga<Record<string, never>, RequestContext>({
     // The gateway's current schema: Keygate's own, plus its upstreams' after each reload.
@@ -132,6 +133,8 @@ export function createKeygateYoga(deps: Deps, options: KeygateYogaOptions): Keyg
       ...(options.activityLog ? [useActivityLog(deps.activity, deps.clock, metrics)] : []),
       // After the error policy and the activity log: a refusal here still reaches both.
       useVariableCostLimit(limits.maxCost),
+      // Operations one upstream can answer whole go to it as they are (enforcement found nothing to remove).
+      useUpstreamPassthrough(() => deps.gateway.state),
       useConsole(),
     ],
   });

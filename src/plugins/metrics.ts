@@ -1,8 +1,9 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { DatabaseHandle } from '../database/connect.js';
 import type { ActivityRecorder } from '../modules/activity/activity.recorder.js';
 
 /** Prometheus metrics of one Keygate instance (its own registry, so instances and tests never collide). */
-export function createMetrics(activity: ActivityRecorder) {
+export function createMetrics(activity: ActivityRecorder, database: Pick<DatabaseHandle, 'stats'>) {
   const registry = new Registry();
   return {
     registry,
@@ -37,6 +38,16 @@ export function createMetrics(activity: ActivityRecorder) {
       registers: [registry],
       collect() {
         this.set(activity.depth);
+      },
+    }),
+    databaseStatements: new Counter({
+      name: 'keygate_database_statements_total',
+      help: 'SQL statements sent to the database (requests with a cached key send none).',
+      registers: [registry],
+      // Read from the count the database handle keeps anyway: nothing is added to the query path.
+      collect() {
+        this.reset();
+        this.inc(database.stats.statements);
       },
     }),
   };

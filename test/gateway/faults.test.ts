@@ -115,6 +115,28 @@ describe('upstream faults', () => {
     },
   );
 
+  it.each([
+    ['answers 500', '500'],
+    ['answers a body that is not GraphQL', 'html'],
+    ['redirects (not followed)', 'redirect'],
+  ] as const)('answers an operation of its own alone the same way when it %s, asking it once', async (_what, mode) => {
+    behaviour = mode;
+    const from = faulty.received.length;
+    const { status, body } = await ask('query Alone { value }');
+    expect(status).toBe(200);
+    expect(body).toEqual({
+      data: { value: null },
+      errors: [
+        {
+          message: 'Upstream faulty is unavailable.',
+          path: ['value'],
+          extensions: { code: 'UPSTREAM_UNAVAILABLE', upstream: 'faulty' },
+        },
+      ],
+    });
+    expect(faulty.received.length - from).toBe(1);
+  });
+
   it('nulls the fields of an upstream that cannot be reached at all', async () => {
     const { body } = await ask('{ gone ok }');
     expect(body.data).toEqual({ gone: null, ok: true });
@@ -134,6 +156,17 @@ describe('upstream faults', () => {
         extensions: { code: 'OUT_OF_STOCK', upstream: 'faulty' },
       },
     ]);
+  });
+
+  it('passes its errors through the same way when it answers an operation of its own alone', async () => {
+    behaviour = 'error';
+    const from = faulty.received.length;
+    const { body } = await ask('query Alone { value }');
+    expect(body).toEqual({
+      data: { value: null },
+      errors: [{ message: 'Value is out of stock.', path: ['value'], extensions: { code: 'OUT_OF_STOCK', upstream: 'faulty' } }],
+    });
+    expect(faulty.received.length - from).toBe(1);
   });
 
   it('keeps serving after every fault', async () => {

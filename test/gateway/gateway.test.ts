@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { parse, print } from 'graphql';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createCustomerToken } from '../../src/client/customer-token.js';
@@ -211,6 +212,49 @@ describe('enforcement before fetch', () => {
     );
     expect(body.errors).toBeUndefined();
     expect(body.data!.placeOrder).toMatchObject({ item: 'Pen', quantity: 2 });
+  });
+});
+
+describe('operations one upstream answers whole', () => {
+  const document = /* GraphQL */ `
+    query Tracked($id: ID!) {
+      tracked: order(id: $id) { ...Line card: cardLast4 }
+      trackingStatus(orderId: $id)
+    }
+    fragment Line on Order { id item }
+  `;
+
+  it('reach the upstream as the client wrote them (name, aliases, fragment, variables), in one request, when the key may read every field', async () => {
+    const reader = await tenant.scopedKey(['orders:read', 'payments:read']);
+    const from = orders.received.length;
+    const { body } = await t.query(document, { id: 'ord_1' }, { key: reader.secret });
+    expect(body).toEqual({ data: { tracked: { id: 'ord_1', item: 'Book', card: '4242' }, trackingStatus: 'IN_TRANSIT' } });
+    const sent = sentSince(from);
+    expect(sent).toHaveLength(1);
+    expect(print(parse(sent[0]!.query))).toBe(print(parse(document)));
+    expect(sent[0]!.variables).toEqual({ id: 'ord_1' });
+  });
+
+  it('go through enforcement when one field is not the key’s: that field never leaves, the rest answers', async () => {
+    const reader = await tenant.scopedKey(['orders:read']);
+    const from = orders.received.length;
+    const { body } = await t.query(document, { id: 'ord_1' }, { key: reader.secret });
+    expect(body.data).toEqual({ tracked: { id: 'ord_1', item: 'Book', card: null }, trackingStatus: 'IN_TRANSIT' });
+    expect(codes(body)).toEqual(['FORBIDDEN']);
+    expect(body.errors![0]).toMatchObject({ path: ['tracked', 'card'], message: expect.stringContaining('payments:read') });
+    const sent = sentSince(from);
+    expect(sent.length).toBeGreaterThan(0);
+    for (const request of sent) expect(request.query).not.toContain('cardLast4');
+  });
+
+  it('refuse bad variables as execution does, before anything is sent', async () => {
+    const reader = await tenant.scopedKey(['orders:read', 'payments:read']);
+    const from = orders.received.length;
+    const { body } = await t.query(document, {}, { key: reader.secret });
+    expect(body.data).toBeUndefined();
+    expect(codes(body)).toEqual(['BAD_USER_INPUT']);
+    expect(body.errors![0]!.message).toContain('$id');
+    expect(sentSince(from)).toEqual([]);
   });
 });
 

@@ -58,6 +58,7 @@ describe('/metrics', () => {
       'keygate_authentication_failures_total',
       'keygate_rate_limited_total',
       'keygate_activity_queue_depth',
+      'keygate_database_statements_total',
     ]) {
       expect(text).toContain(`# TYPE ${name} `);
       expect(text).toContain(`# HELP ${name} `);
@@ -72,6 +73,18 @@ describe('/metrics', () => {
     expect(text).toMatch(/^keygate_authentication_failures_total\{reason="invalid"\} [1-9]\d*$/m);
     expect(text).toMatch(/^# TYPE keygate_rate_limited_total counter$/m);
     expect(text).toMatch(/^keygate_activity_queue_depth \d+$/m);
+  });
+
+  it('counts the SQL statements sent to the database', async () => {
+    const statements = async () => {
+      const text = await (await get('/metrics')).text();
+      return Number(/^keygate_database_statements_total (\d+)$/m.exec(text)?.[1]);
+    };
+    const before = await statements();
+    expect(before).toBeGreaterThan(0);
+    const res = await t.query('{ customers(first: 5) { edges { node { id } } } }', {}, { key: tenant.dev.fullAccessKey.secret });
+    expect(res.status).toBe(200);
+    expect(await statements()).toBeGreaterThanOrEqual(before + 1);
   });
 
   it('with KEYGATE_METRICS_TOKEN set, answers only that bearer token (401 UNAUTHENTICATED otherwise)', async () => {

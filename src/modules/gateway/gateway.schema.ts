@@ -32,7 +32,10 @@ export interface LoadedUpstream {
   name: string;
   schema: GraphQLSchema;
   rules: UpstreamRules;
+  /** What delegation sends through (it batches the root fields of one request into one upstream request). */
   executor: Executor;
+  /** The upstream's HTTP executor itself: the passthrough sends a whole operation with it. */
+  send: Executor;
   /** Runs before each root field is sent: signs the identity token for this request (and records where it landed). */
   beforeSend(ctx: RequestContext): Promise<void>;
 }
@@ -121,14 +124,19 @@ function withoutUnauthorizedFields(rules: UpstreamRules): Transform<unknown, Req
  * theirs (stack traces, internals, locations in a document the client never
  * sent).
  */
-function markedUpstreamErrors(upstream: string): Transform<unknown, RequestContext> {
-  const mark = (error: GraphQLError) => {
+export function markUpstreamError(upstream: string): (error: GraphQLError) => GraphQLError {
+  return (error) => {
     const code = error.extensions?.code;
     return createGraphQLError(error.message, {
       path: error.path,
       extensions: { ...(typeof code === 'string' ? { code } : {}), upstream },
     });
   };
+}
+
+/** The same marking, as a delegation transform. */
+function markedUpstreamErrors(upstream: string): Transform<unknown, RequestContext> {
+  const mark = markUpstreamError(upstream);
   return {
     transformResult: (result: ExecutionResult) =>
       result.errors?.length ? { ...result, errors: result.errors.map(mark) } : result,

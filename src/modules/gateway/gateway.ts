@@ -13,6 +13,7 @@ import type { IdentityTokens } from './identity.js';
 import { upstreamCallerOf } from './upstream.caller.js';
 import { readUpstreamsFile, type UpstreamConfig, type UpstreamsFile } from './upstream.config.js';
 import { upstreamFetch } from './upstream.fetch.js';
+import { answeredWithoutData, Passthrough } from './upstream.passthrough.js';
 import { applyDefaultDeny, type UpstreamRules, upstreamRules } from './upstream.permissions.js';
 import { buildUpstreamSchema, cleanUpstreamSdl, UpstreamSchemaError } from './upstream.sdl.js';
 
@@ -21,6 +22,8 @@ export interface GatewayState {
   schema: GraphQLSchema;
   catalogue: PermissionCatalogue;
   upstreams: readonly { name: string; rules: UpstreamRules }[];
+  /** Operations one upstream answers whole (upstream.passthrough.ts); null without upstreams. */
+  passthrough: Passthrough | null;
 }
 
 const SDL_QUERY = '{ _service { sdl } }';
@@ -74,7 +77,7 @@ export class Gateway {
   readonly #instance = randomUUID();
 
   constructor(private readonly options: GatewayOptions) {
-    this.#state = { schema: options.local, catalogue: BUILT_IN_CATALOGUE, upstreams: [] };
+    this.#state = { schema: options.local, catalogue: BUILT_IN_CATALOGUE, upstreams: [], passthrough: null };
     if (options.upstreamsFile) {
       options.notifications.subscribe(RELOADED_CHANNEL, {
         message: (from) => {
@@ -161,13 +164,14 @@ export class Gateway {
       schema,
       catalogue: catalogueOf(loaded.map((u) => u.rules)),
       upstreams: loaded.map((u) => ({ name: u.name, rules: u.rules })),
+      passthrough: loaded.length ? new Passthrough(schema, this.options.local, loaded) : null,
     };
   }
 
   private async load(upstream: UpstreamConfig): Promise<LoadedUpstream> {
     const { schema, rules } = await readUpstream(upstream, this.options.logger);
     const forwarded = upstream.forwardHeaders;
-    const executor = buildHTTPExecutor({
+    const send = buildHTTPExecutor({
       endpoint: upstream.url,
       fetch: upstreamFetch(upstream, this.options.logger),
       deduplicateInflightRequests: false,
@@ -188,7 +192,9 @@ export class Gateway {
       name: upstream.name,
       schema,
       rules,
-      executor,
+      send,
+      // An answer without data the passthrough already got is this request's answer: not asked for twice.
+      executor: (request) => answeredWithoutData(request.context as RequestContext | undefined, upstream.name) ?? send(request),
       beforeSend: async (ctx) => {
         let mine = tokens.get(ctx.request);
         if (!mine) {

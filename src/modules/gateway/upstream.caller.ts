@@ -26,14 +26,17 @@ async function settle(ctx: RequestContext): Promise<UpstreamCaller> {
     const { key } = principal;
     // A key acts in its own environment; naming any other is NOT_FOUND, as for every id it cannot reach.
     if (named !== null) await reachEnvironment(ctx, named);
-    const env = await ctx.loaders.environment.load(key.environmentId);
     // The publishable key reaches upstreams under client-side security like Keygate's own customer reads;
-    // another key's token is passed on only when it verifies.
+    // another key's token is passed on only when it verifies. The environment (its client-side security and
+    // signing secret) is read only then: a server key without a customer token needs nothing from the database.
     let customer: string | null = null;
-    if (key.type === 'PUBLISHABLE') customer = env ? verifiedCustomerOf(ctx, env) : null;
-    else if (env && ctx.customerToken !== null) {
+    if (key.type === 'PUBLISHABLE') {
+      const env = await ctx.loaders.environment.load(key.environmentId);
+      customer = env ? verifiedCustomerOf(ctx, env) : null;
+    } else if (ctx.customerToken !== null) {
+      const env = await ctx.loaders.environment.load(key.environmentId);
       try {
-        customer = verifiedCustomerOf(ctx, env);
+        customer = env ? verifiedCustomerOf(ctx, env) : null;
       } catch {
         customer = null;
       }

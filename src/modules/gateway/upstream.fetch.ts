@@ -1,3 +1,6 @@
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import { Response } from '@whatwg-node/fetch';
 import type { Logger } from 'pino';
 import { ErrorCode } from '../../shared/errors.js';
 import type { UpstreamConfig } from './upstream.config.js';
@@ -16,41 +19,80 @@ export function unavailableBody(upstream: string): string {
   });
 }
 
-/** Reads a body up to `limit` bytes; null when it is longer (the rest is not read). */
-async function readBounded(response: Response, limit: number): Promise<string | null> {
-  const length = Number(response.headers.get('content-length') ?? 0);
-  if (length > limit) {
-    await response.body?.cancel().catch(() => {});
-    return null;
-  }
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (let read = await reader.read(); !read.done; read = await reader.read()) {
-    size += read.value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      return null;
-    }
-    chunks.push(read.value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 const isGraphQLResult = (value: unknown): boolean =>
   !!value && typeof value === 'object' && !Array.isArray(value) && ('data' in value || 'errors' in value);
 
+/** Connections one upstream may have open at once; more requests wait for one (within their deadline). */
+const MAX_SOCKETS = 128;
 /**
- * The `fetch` every request to one upstream goes through: Node's own fetch
- * (undici, which keeps connections alive and reuses them), a deadline of
- * `timeoutMs` for the whole exchange, redirects not followed, and the body
+ * An idle kept-alive connection is closed after this long: sooner than the
+ * usual server keep-alive timeout (Node's 5 s), so Keygate seldom reuses a
+ * connection the upstream is closing.
+ */
+const IDLE_SOCKET_MS = 4000;
+
+type Exchange =
+  | { kind: 'answer'; status: number; body: string }
+  | { kind: 'too large' }
+  | { kind: 'failed'; error: Error; reusedSocket: boolean };
+
+/** Request headers as Node's client takes them (the executor and the SDL read pass a plain object). */
+function headersOf(headers: RequestInit['headers']): Record<string, string> {
+  if (!headers) return {};
+  if (Array.isArray(headers) || typeof (headers as Headers).entries === 'function')
+    return Object.fromEntries(headers as Iterable<[string, string]>);
+  return headers as Record<string, string>;
+}
+
+/** One POST over `agent`, its body read up to `limit` bytes (the rest is not read). */
+function exchange(url: URL, init: RequestInit, agent: http.Agent, limit: number, signal: AbortSignal): Promise<Exchange> {
+  const client = url.protocol === 'https:' ? https : http;
+  return new Promise((resolve) => {
+    const req = client.request(url, {
+      method: init.method ?? 'POST',
+      headers: headersOf(init.headers),
+      agent,
+      signal,
+    });
+    req.on('error', (error) => resolve({ kind: 'failed', error, reusedSocket: req.reusedSocket }));
+    req.on('response', (res: IncomingMessage) => {
+      const status = res.statusCode ?? 0;
+      if (Number(res.headers['content-length'] ?? 0) > limit) {
+        res.destroy();
+        return resolve({ kind: 'too large' });
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.byteLength;
+        if (size > limit) {
+          res.destroy();
+          return resolve({ kind: 'too large' });
+        }
+        chunks.push(chunk);
+      });
+      res.on('end', () => resolve({ kind: 'answer', status, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', (error) => resolve({ kind: 'failed', error, reusedSocket: false }));
+    });
+    req.end(typeof init.body === 'string' ? init.body : undefined);
+  });
+}
+
+/**
+ * The `fetch` every request to one upstream goes through. Node's HTTP client
+ * over a kept-alive agent of its own (connections are reused; a fraction of
+ * the CPU of the global fetch, whose web streams and Request objects cost
+ * more than the rest of a gateway request: README "Performance"), a deadline
+ * of `timeoutMs` for the whole exchange, redirects not followed, and the body
  * read up to `maxResponseBytes`. Whatever goes wrong (no answer in time, a
  * 5xx, a body that is not a GraphQL result, one that is too large) becomes
  * a GraphQL result carrying `UPSTREAM_UNAVAILABLE`, so the executor and the
  * delegation only ever see GraphQL.
  */
 export function upstreamFetch(upstream: UpstreamConfig, logger: Logger) {
+  const target = new URL(upstream.url);
+  const options = { keepAlive: true, maxSockets: MAX_SOCKETS, timeout: IDLE_SOCKET_MS };
+  const agent = target.protocol === 'https:' ? new https.Agent(options) : new http.Agent(options);
   const answer = (body: string) => new Response(body, { status: 200, headers: { 'content-type': 'application/json' } });
   const fault = (fault: Fault, detail?: unknown) => {
     logger.warn({ upstream: upstream.name, fault, err: detail instanceof Error ? detail : undefined }, 'upstream unavailable');
@@ -59,24 +101,21 @@ export function upstreamFetch(upstream: UpstreamConfig, logger: Logger) {
   return async (url: string, init: RequestInit = {}): Promise<Response> => {
     const deadline = AbortSignal.timeout(upstream.timeoutMs);
     const signal = init.signal ? AbortSignal.any([init.signal, deadline]) : deadline;
+    const target = new URL(url);
+    let result = await exchange(target, init, agent, upstream.maxResponseBytes, signal);
+    // A kept-alive connection the upstream closed as it was reused: the request never reached it (Node's advice: retry once).
+    if (result.kind === 'failed' && result.reusedSocket && (result.error as NodeJS.ErrnoException).code === 'ECONNRESET')
+      result = await exchange(target, init, agent, upstream.maxResponseBytes, signal);
+    if (result.kind === 'failed') return fault(deadline.aborted ? 'timeout' : 'unreachable', result.error);
+    if (result.kind === 'too large') return fault('too large');
+    if (result.status >= 500 || (result.status >= 300 && result.status < 400)) return fault('server error');
+    let parsed: unknown;
     try {
-      const response = await fetch(url, { ...init, signal, redirect: 'manual' });
-      if (response.status >= 500 || (response.status >= 300 && response.status < 400)) {
-        await response.body?.cancel().catch(() => {});
-        return fault('server error');
-      }
-      const text = await readBounded(response, upstream.maxResponseBytes);
-      if (text === null) return fault('too large');
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        return fault('not GraphQL');
-      }
-      if (!isGraphQLResult(parsed)) return fault('not GraphQL');
-      return answer(text);
-    } catch (error) {
-      return fault(deadline.aborted ? 'timeout' : 'unreachable', error);
+      parsed = JSON.parse(result.body);
+    } catch {
+      return fault('not GraphQL');
     }
+    if (!isGraphQLResult(parsed)) return fault('not GraphQL');
+    return answer(result.body);
   };
 }
