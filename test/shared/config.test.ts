@@ -62,4 +62,25 @@ describe('configuration', () => {
     expect(loadConfig({ ...production, KEYGATE_FAILED_AUTH_LIMIT_LOOPBACK: 'true' }).rateLimit.limitLoopback).toBe(true);
     expect(() => loadConfig({ ...production, KEYGATE_FAILED_AUTH_LIMIT_LOOPBACK: 'yes' })).toThrow(/true or false/);
   });
+
+  it('reads KEYGATE_WEBHOOK_ALLOW_PRIVATE (default false) and KEYGATE_WEBHOOK_RETRY_SCHEDULE (default SPEC §10’s), refusing nonsense', () => {
+    const defaults = loadConfig(production);
+    expect(defaults.webhookAllowPrivate).toBe(false);
+    expect(defaults.webhookRetryScheduleSeconds).toEqual([5, 300, 1800, 7200, 18000, 36000, 36000]);
+    expect(loadConfig({ ...production, KEYGATE_WEBHOOK_ALLOW_PRIVATE: 'true' }).webhookAllowPrivate).toBe(true);
+    expect(() => loadConfig({ ...production, KEYGATE_WEBHOOK_ALLOW_PRIVATE: 'yes please' })).toThrow(
+      /KEYGATE_WEBHOOK_ALLOW_PRIVATE/,
+    );
+    expect(loadConfig({ ...production, KEYGATE_WEBHOOK_RETRY_SCHEDULE: ' 1, 2 ,60' }).webhookRetryScheduleSeconds).toEqual([
+      1, 2, 60,
+    ]);
+    expect(loadConfig({ ...production, KEYGATE_WEBHOOK_RETRY_SCHEDULE: '' }).webhookRetryScheduleSeconds).toEqual(
+      defaults.webhookRetryScheduleSeconds,
+    );
+    for (const bad of ['5,,10', '0', '-5', '1.5', 'soon', '604801', Array(21).fill('1').join(',')]) {
+      expect(() => loadConfig({ ...production, KEYGATE_WEBHOOK_RETRY_SCHEDULE: bad }), bad).toThrow(
+        /KEYGATE_WEBHOOK_RETRY_SCHEDULE/,
+      );
+    }
+  });
 });

@@ -32,8 +32,9 @@ export async function deliveriesOf(
   tenant: Tenant,
   endpointId: string,
   environmentId = tenant.dev.id,
+  credential: Credential = { token: tenant.owner.token },
 ): Promise<WebhookDeliveryFieldsFragment[]> {
-  const { body } = await t.run(WebhookDeliveriesDocument, { environmentId, first: 100 }, { token: tenant.owner.token });
+  const { body } = await t.run(WebhookDeliveriesDocument, { environmentId, first: 100 }, credential);
   expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
   const endpoint = body.data!.webhookEndpoints.find((e) => e.id === endpointId);
   return endpoint ? endpoint.deliveries.edges.map((e) => e.node) : [];

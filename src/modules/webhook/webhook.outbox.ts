@@ -29,10 +29,14 @@ export interface OutboxEvent {
  * enabled endpoint of its environment that takes its type, in the caller's
  * transaction: the change that causes the event commits with it or not at
  * all, so no event is lost in a crash and none is sent for a change that
- * rolled back. The delivery worker picks the deliveries up. Returns the
- * event id, or null when the dedupe key was taken (nothing written).
+ * rolled back. The delivery worker picks the deliveries up. An event no
+ * endpoint takes is not stored (a new environment's keys, say), unless it
+ * has a dedupe key: a notice is then recorded as given, whoever receives
+ * it. Returns the event id, or null when nothing was written.
  */
 export async function emitWebhookEvent(trx: Transaction<Database>, event: OutboxEvent): Promise<string | null> {
+  const endpoints = await subscribedEndpointIds(trx, event.environmentId, event.type);
+  if (endpoints.length === 0 && !event.dedupeKey) return null;
   const id = newId('wev');
   const at = event.at.toISOString();
   const inserted = await insertEvent(trx, {
@@ -45,7 +49,6 @@ export async function emitWebhookEvent(trx: Transaction<Database>, event: Outbox
     createdAt: at,
   });
   if (!inserted) return null;
-  const endpoints = await subscribedEndpointIds(trx, event.environmentId, event.type);
   await insertDeliveries(
     trx,
     endpoints.map((endpointId) => ({ id: newId('whd'), eventId: id, endpointId, environmentId: event.environmentId, at })),
