@@ -1,4 +1,4 @@
-import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Metafile } from 'esbuild';
@@ -46,11 +46,22 @@ export async function buildNodeBundle(entry: string, outfile: string): Promise<M
   return metafile;
 }
 
-/** Bundles the console (TypeScript and CSS) for the browser into dist/console, with its HTML page. */
+/** Writes a file whole or not at all: a reader (a Keygate serving it) never sees it half written. */
+async function writeFileAtomically(file: string, contents: Uint8Array): Promise<void> {
+  const temporary = `${file}.${process.pid}.${Date.now()}.tmp`;
+  await writeFile(temporary, contents);
+  await rename(temporary, file);
+}
+
+/**
+ * Bundles the console (TypeScript and CSS) for the browser into dist/console,
+ * with its HTML page. Each file is replaced atomically: test files build the
+ * console while other test files' Keygates serve it.
+ */
 export async function buildConsole(outDir = CONSOLE_DIST_DIR): Promise<void> {
   const source = path.join(root, 'src/console');
   await mkdir(path.join(outDir, 'assets'), { recursive: true });
-  await build({
+  const { outputFiles } = await build({
     entryPoints: { console: path.join(source, 'main.ts') },
     outdir: path.join(outDir, 'assets'),
     bundle: true,
@@ -61,8 +72,10 @@ export async function buildConsole(outDir = CONSOLE_DIST_DIR): Promise<void> {
     sourcemap: 'linked',
     define: { 'process.env.NODE_ENV': '"production"' },
     logLevel: 'warning',
+    write: false,
   });
-  await copyFile(path.join(source, 'index.html'), path.join(outDir, 'index.html'));
+  await Promise.all(outputFiles.map((file) => writeFileAtomically(file.path, file.contents)));
+  await writeFileAtomically(path.join(outDir, 'index.html'), await readFile(path.join(source, 'index.html')));
 }
 
 /**

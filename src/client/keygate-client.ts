@@ -174,6 +174,9 @@ export function createKeygateClient(options: KeygateClientOptions) {
       (await request(ops.RevealApiKeyDocument, { id })).apiKey?.secret ?? null,
     activity: field(ops.ActivityDocument, 'activity'),
     integrations: field(ops.IntegrationsDocument, 'integrations'),
+    webhookEndpoints: field(ops.WebhookEndpointsDocument, 'webhookEndpoints'),
+    /** Every endpoint of the environment with a page of its deliveries, newest first. */
+    webhookDeliveries: field(ops.WebhookDeliveriesDocument, 'webhookEndpoints'),
     customers: field(ops.CustomersDocument, 'customers'),
     customer: field(ops.CustomerDocument, 'customer'),
     /** What a browser reads with the publishable key (and a customer token when enforced). */
@@ -190,6 +193,12 @@ export function createKeygateClient(options: KeygateClientOptions) {
     rotateSigningSecret: mutation(ops.RotateSigningSecretDocument, 'rotateSigningSecret'),
     connectIntegration: mutation(ops.ConnectIntegrationDocument, 'connectIntegration'),
     disconnectIntegration: mutation(ops.DisconnectIntegrationDocument, 'disconnectIntegration'),
+    createWebhookEndpoint: mutation(ops.CreateWebhookEndpointDocument, 'createWebhookEndpoint'),
+    updateWebhookEndpoint: mutation(ops.UpdateWebhookEndpointDocument, 'updateWebhookEndpoint'),
+    rotateWebhookSecret: mutation(ops.RotateWebhookSecretDocument, 'rotateWebhookSecret'),
+    deleteWebhookEndpoint: mutation(ops.DeleteWebhookEndpointDocument, 'deleteWebhookEndpoint'),
+    sendTestWebhook: mutation(ops.SendTestWebhookDocument, 'sendTestWebhook'),
+    redeliverWebhook: mutation(ops.RedeliverWebhookDocument, 'redeliverWebhook'),
     createCustomer: mutation(ops.CreateCustomerDocument, 'createCustomer'),
     updateCustomer: mutation(ops.UpdateCustomerDocument, 'updateCustomer'),
     createSubscription: mutation(ops.CreateSubscriptionDocument, 'createSubscription'),

@@ -125,8 +125,8 @@ export function copyButton(text: () => string, source: () => HTMLElement, testid
   return button;
 }
 
-/** Shows a new key's secret once, with a copy button; nothing keeps it after the dialog closes. */
-export function showSecretOnce(title: string, secret: string, note: Child): void {
+/** Shows a new secret (a key's, by default) once, with a copy button; nothing keeps it after the dialog closes. */
+export function showSecretOnce(title: string, secret: string, note: Child, what = 'key'): void {
   const value = h('code', { class: 'secret', testid: 'secret-once-value' }, secret);
   const done = h('button', { type: 'submit', class: 'button primary', testid: 'secret-once-done' }, 'I have copied it');
   const dialog = h(
@@ -139,7 +139,7 @@ export function showSecretOnce(title: string, secret: string, note: Child): void
       h(
         'div',
         { class: 'dialog-body' },
-        h('p', { class: 'alert alert-warning' }, 'Copy this key now: it is shown only once.'),
+        h('p', { class: 'alert alert-warning' }, `Copy this ${what} now: it is shown only once.`),
         h(
           'div',
           { class: 'secret-row' },

@@ -5,6 +5,7 @@ import { copyButton } from './dialogs.js';
 import { type Child, h, mount } from './dom.js';
 import { errorBox } from './error-messages.js';
 import { type KeyActions, offeredActions, resources } from './key-actions.js';
+import { expiringKeyUsage } from './key-usage.js';
 import { AUDIT_EVENT_LABEL, formatDate, formatRelative, KEY_TYPE_LABEL, resourceLabel, STATUS_LABEL } from './labels.js';
 
 type KeyDetail = NonNullable<ApiKeyDetailQuery['apiKey']>;
@@ -113,6 +114,11 @@ function draw(ctx: ConsoleContext, key: KeyDetail, panel: HTMLElement, options: 
   select(initialTab);
 }
 
+/** When the key was rotated, from the latest page of its audit log (null when that page does not reach back to it). */
+function rotatedAt(key: KeyDetail): string | null {
+  return key.auditLog.edges.find(({ node }) => node.event === 'KEY_ROTATED')?.node.timestamp ?? null;
+}
+
 function row(label: string, ...value: Child[]): Child {
   return [h('dt', {}, label), h('dd', {}, ...value)];
 }
@@ -197,6 +203,7 @@ function overview(ctx: ConsoleContext, key: KeyDetail, options: KeyDetailOptions
         ? row(
             key.status === 'EXPIRED' ? 'Expired' : 'Expires',
             h('span', { testid: 'detail-expires' }, `${formatDate(key.expiresAt)} (${formatRelative(key.expiresAt)})`),
+            expiringKeyUsage(key, { rotatedAt: rotatedAt(key), testid: 'detail-key-usage' }),
           )
         : null,
       key.revokedAt ? row('Revoked', formatDate(key.revokedAt)) : null,

@@ -4,6 +4,7 @@ import type { ConsoleContext } from './console-context.js';
 import { h, mount } from './dom.js';
 import { type ApiKey, keyActions, offeredActions } from './key-actions.js';
 import { renderKeyDetail, statusBadge } from './key-detail.js';
+import { expiringKeyUsage } from './key-usage.js';
 import { CATEGORY_LABEL, formatDate, KEY_TYPE_LABEL, STATUS_FILTER_LABEL } from './labels.js';
 import { renderPublishablePanel } from './publishable-panel.js';
 
@@ -144,7 +145,7 @@ export function renderKeysView(ctx: ConsoleContext): HTMLElement {
       h('td', {}, h('button', { type: 'button', class: 'link', testid: 'key-name' }, key.name)),
       h('td', { testid: 'key-type' }, KEY_TYPE_LABEL[key.type]),
       h('td', {}, h('code', { class: 'masked', testid: 'key-masked' }, key.maskedKey)),
-      h('td', {}, statusBadge(key.status)),
+      h('td', {}, statusBadge(key.status), expiringKeyUsage(key)),
       h('td', { testid: 'key-created' }, formatDate(key.createdAt)),
       h('td', { class: 'row-menu' }, rowMenu(key)),
     );

@@ -8,6 +8,8 @@ import type {
   KeyAuditEventType,
   Plan,
   Role,
+  WebhookDeliveryStatus,
+  WebhookEventType,
 } from '../client/generated/graphql.js';
 
 /** What people read for each generated enum value; `Record` keeps every value covered when the schema grows. */
@@ -58,6 +60,28 @@ export const INTEGRATION_LABEL: Record<IntegrationType, string> = {
   SALESFORCE: 'Salesforce',
   HUBSPOT: 'HubSpot',
   ZAPIER: 'Zapier',
+};
+
+/** The event types as receivers see them (the body's `type`), with what each one means. */
+export const WEBHOOK_EVENT_LABEL: Record<WebhookEventType, { name: string; description: string }> = {
+  API_KEY_CREATED: { name: 'api_key.created', description: 'A key was created.' },
+  API_KEY_ROTATED: { name: 'api_key.rotated', description: 'A key was rotated; the old one works until its grace period ends.' },
+  API_KEY_REVOKED: { name: 'api_key.revoked', description: 'A key was revoked and stopped working.' },
+  API_KEY_SCOPES_UPDATED: { name: 'api_key.scopes_updated', description: 'A key’s permissions changed.' },
+  API_KEY_EXPIRING: {
+    name: 'api_key.expiring',
+    description: 'A key stops working within 24 hours, then within 1 hour; says whether it is still in use.',
+  },
+  API_KEY_EXPIRED: { name: 'api_key.expired', description: 'A key’s grace period ended.' },
+  INTEGRATION_CONNECTED: { name: 'integration.connected', description: 'An integration was connected.' },
+  INTEGRATION_DISCONNECTED: { name: 'integration.disconnected', description: 'An integration was disconnected.' },
+  WEBHOOK_TEST: { name: 'webhook.test', description: 'Sent only by Send test.' },
+};
+
+export const DELIVERY_STATUS_LABEL: Record<WebhookDeliveryStatus, string> = {
+  PENDING: 'Pending',
+  SUCCEEDED: 'Delivered',
+  FAILED: 'Failed',
 };
 
 export const PLAN_LABEL: Record<Plan, string> = { FREE: 'Free', GROWTH: 'Growth', SCALE: 'Scale' };

@@ -8,6 +8,7 @@ import { errorBox } from './error-messages.js';
 import { renderIntegrationsView } from './integrations-view.js';
 import { renderKeysView } from './keys-view.js';
 import { PLAN_LABEL, ROLE_LABEL } from './labels.js';
+import { renderWebhooksView } from './webhooks-view.js';
 
 const TOKEN_KEY = 'keygate.sessionToken';
 const ENVIRONMENT_KEY = 'keygate.environmentId';
@@ -15,7 +16,7 @@ const GRAPHQL_URL = '/graphql';
 
 const app = document.getElementById('app')!;
 
-const PAGES = ['keys', 'activity', 'integrations'] as const;
+const PAGES = ['keys', 'activity', 'integrations', 'webhooks'] as const;
 type Page = (typeof PAGES)[number];
 const pageFromHash = (): Page => PAGES.find((page) => location.hash === `#${page}`) ?? 'keys';
 
@@ -156,6 +157,7 @@ function renderConsole(session: SignedIn): void {
     navLink('keys', 'API keys'),
     navLink('activity', 'Logs → Activity'),
     navLink('integrations', 'Integrations'),
+    navLink('webhooks', 'Webhooks'),
   );
   const accountInfo = h('span', { class: 'account-info', testid: 'account-info' });
 
@@ -179,7 +181,12 @@ function renderConsole(session: SignedIn): void {
     const page = pageFromHash();
     for (const link of nav.querySelectorAll<HTMLElement>('.nav-link'))
       link.classList.toggle('active', link.dataset.page === page);
-    const views = { keys: renderKeysView, activity: renderActivityView, integrations: renderIntegrationsView };
+    const views = {
+      keys: renderKeysView,
+      activity: renderActivityView,
+      integrations: renderIntegrationsView,
+      webhooks: renderWebhooksView,
+    };
     mount(content, views[page](context));
   };
 

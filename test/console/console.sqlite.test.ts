@@ -1,12 +1,11 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConsole } from '../../src/build.js';
 import { createKeygateClient, type KeygateClient, KeygateClientError } from '../../src/client/keygate-client.js';
-import { rememberSecretsIn } from '../harness/leak-scan.js';
-import { keygateCommand, processEnv, rememberingFetch, type ServeProcess, startServeProcess } from '../harness/processes.js';
+import { processEnv, rememberingFetch, type ServeProcess, startServeProcess } from '../harness/processes.js';
+import { addUser, type Bootstrap, bootstrap, launchConsoleBrowser, signIn as signInAt } from './console-browser.js';
 
 /**
  * The console in a real browser (Debian's Chromium through playwright-core)
@@ -14,17 +13,10 @@ import { keygateCommand, processEnv, rememberingFetch, type ServeProcess, startS
  * page is the same whatever the database.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOTS = path.resolve(import.meta.dirname, '../../test-output/console');
 const KEY_FORMAT = /^(server|client)-[0-9A-Za-z]{49}$/;
 
 const { env } = await processEnv('console');
-
-interface Bootstrap {
-  account: { id: string; name: string; plan: string };
-  owner: { id: string; email: string; token: string };
-  environments: { id: string; name: string; fullAccessKey: { id: string; secret: string } }[];
-}
 
 let server: ServeProcess;
 let browser: BrowserContext;
@@ -34,37 +26,15 @@ let member: { email: string; token: string };
 /** The SCALE owner through the typed client over real HTTP, for setting up keys. */
 let owner: KeygateClient;
 
-const lastJsonLine = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1)!);
-
-async function bootstrap(account: string, plan: string, email: string): Promise<Bootstrap> {
-  const { stdout } = await keygateCommand(env, 'bootstrap', '--account', account, '--plan', plan, '--owner', email, '--json');
-  return lastJsonLine(stdout);
-}
-
 beforeAll(async () => {
   rmSync(SCREENSHOTS, { recursive: true, force: true });
   mkdirSync(SCREENSHOTS, { recursive: true });
-  const browserDir = mkdtempSync(path.join(tmpdir(), 'keygate-chromium-'));
-  const launching = chromium.launchPersistentContext(browserDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1400, height: 900 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-      '--disable-sync',
-    ],
-  });
+  const launching = launchConsoleBrowser();
   // Always from the current source: a dist/ left by an earlier install may be stale (or missing).
   await buildConsole();
-  scale = await bootstrap('Acme', 'SCALE', 'owner@acme.test');
-  free = await bootstrap('Freebie', 'FREE', 'owner@freebie.test');
-  const memberArgs = ['user', 'add', '--account', scale.account.id, '--email', 'member@acme.test', '--role', 'MEMBER', '--json'];
-  member = lastJsonLine((await keygateCommand(env, ...memberArgs)).stdout);
+  scale = await bootstrap(env, 'Acme', 'SCALE', 'owner@acme.test');
+  free = await bootstrap(env, 'Freebie', 'FREE', 'owner@freebie.test');
+  member = await addUser(env, scale.account.id, 'member@acme.test', 'MEMBER');
   server = await startServeProcess(env);
   owner = createKeygateClient({ url: `${server.url}/graphql`, sessionToken: scale.owner.token, fetch: rememberingFetch });
   browser = await launching;
@@ -77,20 +47,8 @@ afterAll(async () => {
 
 const development = () => scale.environments.find((e) => e.name === 'Development')!;
 
-/** A fresh tab (so a fresh sessionStorage) signed in with a session token, showing the keys of its first environment. */
-async function signIn(token: string): Promise<Page> {
-  const page = await browser.newPage();
-  page.on('pageerror', (error) => console.error('console page error:', error));
-  // Secrets the page is shown (a revealed or rotated key) are searched for in the server's logs at the end of the run.
-  page.on('response', (response) => {
-    if (new URL(response.url()).pathname === '/graphql') response.text().then(rememberSecretsIn, () => {});
-  });
-  await page.goto(`${server.url}/console`);
-  await page.fill('[data-testid=token-input]', token);
-  await page.click('[data-testid=sign-in]');
-  await page.locator('[data-testid=key-row]').first().waitFor();
-  return page;
-}
+/** A fresh tab signed in with a session token, showing the keys of its first environment. */
+const signIn = (token: string): Promise<Page> => signInAt(browser, server.url, token);
 
 const row = (page: Page, keyId: string) => page.locator(`[data-testid=key-row][data-key-id="${keyId}"]`);
 
