@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { sweepAbandonedSchemas } from './test/harness/database.js';
 import { checkService } from './test/harness/services.js';
 
 const POSTGRES_URL = process.env.KEYGATE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -12,6 +13,8 @@ export default defineConfig(async () => {
     wanted: process.env.KEYGATE_SKIP_POSTGRES !== '1',
   });
   if (!postgres.skip) postgres.assertUp();
+  // Schemas that killed test processes left behind slow every migration down: drop them first.
+  if (postgres.up) await sweepAbandonedSchemas(POSTGRES_URL);
   const dialectProject = (name: 'sqlite' | 'postgres', exclude: string[]) => ({
     extends: true as const,
     test: {

@@ -70,3 +70,40 @@ export async function refuseInserts(db: Kysely<any>, table: string, column: stri
 
 /** Makes the database refuse inserts of one key audit event type (see refuseInserts). */
 export const failAuditInserts = (db: Kysely<any>, event: string) => refuseInserts(db, 'key_audit_events', 'event', event);
+
+/** Whether a process of this machine is alive (a signal 0 checks without sending anything). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Drops the schemas of test processes that are gone (killed before their
+ * `afterAll` ran): schema names carry their process id. Left alone they pile
+ * up, and every migrator run introspects them all (Kysely reads the tables of
+ * every schema), which makes runs slower and lets a schema another run drops
+ * meanwhile fail a migration. Schemas of live processes (a concurrent run) are
+ * kept. Returns how many were dropped.
+ */
+export async function sweepAbandonedSchemas(url = POSTGRES_URL): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ name: string }>(
+      "select nspname as name from pg_namespace where nspname ~ '^kg_test_[0-9]+_[0-9a-f]+$'",
+    );
+    let dropped = 0;
+    for (const { name } of rows) {
+      if (alive(Number(name.split('_')[2]))) continue;
+      await client.query(`drop schema if exists ${name} cascade`);
+      dropped++;
+    }
+    return dropped;
+  } finally {
+    await client.end();
+  }
+}
