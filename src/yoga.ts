@@ -78,8 +78,9 @@ export function createKeygateYoga(deps: Deps, options: KeygateYogaOptions): Keyg
   const metrics = createMetrics(deps.activity, deps.database);
   const { limits } = options;
   return createYoga<Record<string, never>, RequestContext>({
-    // The gateway's current schema: Keygate's own, plus its upstreams' after each reload.
-    schema: () => deps.gateway.schema,
+    // The gateway's current schema: Keygate's own, plus its upstreams' after each reload. Without upstreams
+    // it never changes: given as it is, Yoga looks nothing up per request.
+    schema: deps.gateway.reloads ? () => deps.gateway.schema : deps.gateway.schema,
     graphqlEndpoint: GRAPHQL_ENDPOINT,
     landingPage: false,
     // The gatekeeper bounds bodies itself (Content-Length up front, chunked while reading).

@@ -24,6 +24,16 @@ export function useOperations(
   /** Constant-time comparison of digests, so the check leaks neither the token nor its length. */
   const mayReadMetrics = (request: Request) =>
     expected === null || timingSafeEqual(hash('sha256', request.headers.get('authorization') ?? '', 'buffer'), expected);
+  // One histogram child per status code (a handful), so an observation hashes no labels.
+  const durations = new Map<number, ReturnType<typeof metrics.requestDuration.labels>>();
+  const durationOf = (status: number) => {
+    let child = durations.get(status);
+    if (!child) {
+      child = metrics.requestDuration.labels({ status: String(status) });
+      if (durations.size < 100) durations.set(status, child);
+    }
+    return child;
+  };
   return {
     async onRequest({ request, url, endResponse }) {
       if (url.pathname === graphqlEndpoint) startedAt.set(request, performance.now());
@@ -60,7 +70,7 @@ export function useOperations(
       const start = startedAt.get(request);
       if (start === undefined) return;
       const seconds = (performance.now() - start) / 1000;
-      metrics.requestDuration.observe({ status: String(response.status) }, seconds);
+      durationOf(response.status).observe(seconds);
       // The access log: never headers or bodies, so never a credential.
       deps.logger.info(
         {

@@ -90,6 +90,11 @@ export class Gateway {
     }
   }
 
+  /** Whether the served schema can change (upstreams reload); without upstreams it is Keygate's own, always. */
+  get reloads(): boolean {
+    return this.options.upstreamsFile !== null;
+  }
+
   get schema(): GraphQLSchema {
     return this.#state.schema;
   }

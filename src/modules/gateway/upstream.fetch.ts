@@ -44,22 +44,48 @@ function headersOf(headers: RequestInit['headers']): Record<string, string> {
   return headers as Record<string, string>;
 }
 
-/** One POST over `agent`, its body read up to `limit` bytes (the rest is not read). */
-function exchange(url: URL, init: RequestInit, agent: http.Agent, limit: number, signal: AbortSignal): Promise<Exchange> {
+/** When the whole exchange must be over (a retry included), and whether that moment came. */
+interface Deadline {
+  at: number;
+  passed: boolean;
+}
+
+/**
+ * One POST over `agent`, within `deadline` (a timer of its own, not an
+ * AbortSignal: `AbortSignal.timeout` and `AbortSignal.any` cost more than
+ * the rest of the exchange), given up when `signal` aborts, its body read up
+ * to `limit` bytes (the rest is not read).
+ */
+function exchange(url: URL, init: RequestInit, agent: http.Agent, limit: number, deadline: Deadline): Promise<Exchange> {
   const client = url.protocol === 'https:' ? https : http;
+  const signal = init.signal ?? null;
   return new Promise((resolve) => {
-    const req = client.request(url, {
-      method: init.method ?? 'POST',
-      headers: headersOf(init.headers),
-      agent,
-      signal,
-    });
-    req.on('error', (error) => resolve({ kind: 'failed', error, reusedSocket: req.reusedSocket }));
+    let settled = false;
+    const settle = (result: Exchange) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', abort);
+      resolve(result);
+    };
+    const req = client.request(url, { method: init.method ?? 'POST', headers: headersOf(init.headers), agent });
+    const fail = (error: Error) => settle({ kind: 'failed', error, reusedSocket: req.reusedSocket });
+    const abort = () => req.destroy(new Error('aborted'));
+    const timer = setTimeout(
+      () => {
+        deadline.passed = true;
+        req.destroy(new Error('no answer within the upstream timeout'));
+      },
+      Math.max(0, deadline.at - Date.now()),
+    );
+    if (signal?.aborted) abort();
+    else signal?.addEventListener('abort', abort, { once: true });
+    req.on('error', fail);
     req.on('response', (res: IncomingMessage) => {
       const status = res.statusCode ?? 0;
       if (Number(res.headers['content-length'] ?? 0) > limit) {
         res.destroy();
-        return resolve({ kind: 'too large' });
+        return settle({ kind: 'too large' });
       }
       const chunks: Buffer[] = [];
       let size = 0;
@@ -67,12 +93,16 @@ function exchange(url: URL, init: RequestInit, agent: http.Agent, limit: number,
         size += chunk.byteLength;
         if (size > limit) {
           res.destroy();
-          return resolve({ kind: 'too large' });
+          return settle({ kind: 'too large' });
         }
         chunks.push(chunk);
       });
-      res.on('end', () => resolve({ kind: 'answer', status, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', (error) => resolve({ kind: 'failed', error, reusedSocket: false }));
+      res.on('end', () => settle({ kind: 'answer', status, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', (error) => settle({ kind: 'failed', error, reusedSocket: false }));
+      // Cut off mid-body (the deadline, the upstream going away): no answer.
+      res.on('close', () => {
+        if (!res.complete) settle({ kind: 'failed', error: new Error('the answer was cut off'), reusedSocket: false });
+      });
     });
     req.end(typeof init.body === 'string' ? init.body : undefined);
   });
@@ -99,14 +129,13 @@ export function upstreamFetch(upstream: UpstreamConfig, logger: Logger) {
     return answer(unavailableBody(upstream.name));
   };
   return async (url: string, init: RequestInit = {}): Promise<Response> => {
-    const deadline = AbortSignal.timeout(upstream.timeoutMs);
-    const signal = init.signal ? AbortSignal.any([init.signal, deadline]) : deadline;
+    const deadline: Deadline = { at: Date.now() + upstream.timeoutMs, passed: false };
     const target = new URL(url);
-    let result = await exchange(target, init, agent, upstream.maxResponseBytes, signal);
+    let result = await exchange(target, init, agent, upstream.maxResponseBytes, deadline);
     // A kept-alive connection the upstream closed as it was reused: the request never reached it (Node's advice: retry once).
     if (result.kind === 'failed' && result.reusedSocket && (result.error as NodeJS.ErrnoException).code === 'ECONNRESET')
-      result = await exchange(target, init, agent, upstream.maxResponseBytes, signal);
-    if (result.kind === 'failed') return fault(deadline.aborted ? 'timeout' : 'unreachable', result.error);
+      result = await exchange(target, init, agent, upstream.maxResponseBytes, deadline);
+    if (result.kind === 'failed') return fault(deadline.passed ? 'timeout' : 'unreachable', result.error);
     if (result.kind === 'too large') return fault('too large');
     if (result.status >= 500 || (result.status >= 300 && result.status < 400)) return fault('server error');
     let parsed: unknown;
