@@ -143,7 +143,7 @@ export async function connectDatabase({
     file === ':memory:'
       ? new Reads(onMainDatabase(db), 'sqlite')
       : new Reads(
-          new ReaderPool({ file, readers: sqliteReaders, queueLimit: sqliteReadQueue, statementTimeoutMs }),
+          new ReaderPool({ file: path.resolve(file), readers: sqliteReaders, queueLimit: sqliteReadQueue, statementTimeoutMs }),
           'sqlite',
           log,
         );
