@@ -4,16 +4,21 @@ import type BetterSqlite3 from 'better-sqlite3';
 import {
   CompiledQuery,
   type DatabaseConnection,
+  type DatabaseIntrospector,
+  type DatabaseMetadata,
   Kysely,
   type Dialect as KyselyDialect,
   type LogEvent,
   PostgresDialect,
+  type SchemaMetadata,
   SqliteAdapter,
   type SqliteDatabase,
   type SqliteDialectConfig,
   SqliteDriver,
   SqliteIntrospector,
   SqliteQueryCompiler,
+  sql,
+  type TableMetadata,
 } from 'kysely';
 import type { Database } from './database.js';
 import { onMainDatabase, ReaderPool, Reads } from './reader.js';
@@ -119,7 +124,7 @@ export async function connectDatabase({
       await pool.end().catch(() => {});
       throw new Error(`Cannot connect to PostgreSQL at ${parsed.host}: ${(error as Error).message}`);
     }
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log });
+    const db = new Kysely<Database>({ dialect: currentSchemaOnly(new PostgresDialect({ pool })), log });
     const dedicatedClient = async () => {
       const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
       await client.connect();
@@ -178,4 +183,43 @@ function immediateTransactions(config: SqliteDialectConfig): KyselyDialect {
     createQueryCompiler: () => new SqliteQueryCompiler(),
     createIntrospector: (db) => new SqliteIntrospector(db),
   };
+}
+
+/**
+ * PostgreSQL's dialect with an introspector that lists only the
+ * connection's current schema (search_path). Kysely's own lists every
+ * table of every schema, and its migrator asks on every start whether its
+ * bookkeeping tables exist: on a database that holds other deployments'
+ * (or test runs') schemas that is slow, and fails when one of them is
+ * dropped meanwhile. Keygate's tables all live in the current schema.
+ */
+function currentSchemaOnly(dialect: PostgresDialect): KyselyDialect {
+  return {
+    createAdapter: () => dialect.createAdapter(),
+    createDriver: () => dialect.createDriver(),
+    createQueryCompiler: () => dialect.createQueryCompiler(),
+    createIntrospector: (db) => new CurrentSchemaIntrospector(db),
+  };
+}
+
+class CurrentSchemaIntrospector implements DatabaseIntrospector {
+  constructor(private readonly db: Kysely<unknown>) {}
+
+  async getSchemas(): Promise<SchemaMetadata[]> {
+    const { rows } = await sql<{ name: string }>`select current_schema() as name`.execute(this.db);
+    return rows.filter((r) => r.name !== null);
+  }
+
+  async getTables(): Promise<TableMetadata[]> {
+    const { rows } = await sql<{ name: string; schema: string; is_view: boolean }>`
+      select c.relname as name, n.nspname as schema, c.relkind in ('v', 'm') as is_view
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = current_schema() and c.relkind in ('r', 'p', 'v', 'm')`.execute(this.db);
+    // Column lists are left empty: nothing in Keygate reads them (the migrator needs only the names).
+    return rows.map((r) => ({ name: r.name, schema: r.schema, isView: r.is_view, columns: [] }));
+  }
+
+  async getMetadata(): Promise<DatabaseMetadata> {
+    return { tables: await this.getTables() };
+  }
 }

@@ -196,6 +196,8 @@ describe('across a restart', () => {
       config: { ...config, masterKey, sessionSecret },
       clock,
       webhookScheduler: { enabled: false },
+      // The deliveries are looked at before any attempt: the worker runs only when the test runs it.
+      webhookDelivery: { enabled: false },
       retention: { enabled: false },
     });
     open.push(keygate);
@@ -271,6 +273,7 @@ describe('the scheduler a Keygate starts', () => {
     const keygate = await createKeygate({
       config: await testKeygateConfig(),
       webhookScheduler: { intervalMs: 20 },
+      webhookDelivery: { enabled: false },
       retention: { enabled: false },
     });
     const { scheduler } = keygate.deps.webhooks;
