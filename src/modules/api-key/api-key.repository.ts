@@ -1,4 +1,4 @@
-import type { ExpressionBuilder, Kysely, Transaction } from 'kysely';
+import { type ExpressionBuilder, type Kysely, sql, type Transaction } from 'kysely';
 import type { Dialect } from '../../database/connect.js';
 import type { Database } from '../../database/database.js';
 import { countRows, fetchPage } from '../../database/keyset.js';
@@ -190,11 +190,31 @@ export async function findLiveKeyIdsOfIntegration(db: Db, integrationId: string)
   return rows.map((r) => r.id);
 }
 
-/** Writes `lastUsedAt` for a batch of keys, in one transaction. */
-export async function writeLastUsed(db: Db, uses: readonly (readonly [keyId: string, at: string])[]): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    for (const [id, at] of uses) {
-      await trx.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute();
-    }
-  });
+/** Keys whose use one statement writes: bounds the statement's size, whatever the batch. */
+export const LAST_USED_PER_STATEMENT = 1000;
+
+/**
+ * Writes `lastUsedAt` for a batch of keys: one statement per
+ * LAST_USED_PER_STATEMENT keys, its text the same whatever the count (the
+ * batch travels as one or two parameters), so the database prepares it once.
+ * A use older than the stored one (another instance wrote a later one)
+ * changes nothing.
+ */
+export async function writeLastUsed(
+  db: Db,
+  dialect: Dialect,
+  uses: readonly (readonly [keyId: string, at: string])[],
+): Promise<void> {
+  for (let at = 0; at < uses.length; at += LAST_USED_PER_STATEMENT) {
+    const chunk = uses.slice(at, at + LAST_USED_PER_STATEMENT);
+    const statement =
+      dialect === 'postgres'
+        ? sql`update api_keys as k set last_used_at = u.at
+              from unnest(${chunk.map(([id]) => id)}::text[], ${chunk.map(([, used]) => used)}::timestamptz[]) as u(id, at)
+              where k.id = u.id and (k.last_used_at is null or k.last_used_at < u.at)`
+        : sql`update api_keys set last_used_at = u.at
+              from (select value ->> 0 as id, value ->> 1 as at from json_each(${JSON.stringify(chunk)})) as u
+              where api_keys.id = u.id and (api_keys.last_used_at is null or api_keys.last_used_at < u.at)`;
+    await statement.execute(db);
+  }
 }

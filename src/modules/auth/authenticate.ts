@@ -8,7 +8,7 @@ import { digestKey, digestsEqual, isWellFormedKey } from '../api-key/api-key.sec
 import { canAuthenticate } from '../api-key/api-key.status.js';
 import type { PermissionCatalogue } from '../permission/permission.catalogue.js';
 import { type IntegrationType, keyGrants } from '../permission/permission.model.js';
-import { type Principal, unionOfRoleGrants } from './principal.js';
+import { type ApiKeyPrincipal, type Principal, unionOfRoleGrants } from './principal.js';
 
 /** Longest credential we look at; anything longer is rejected without work. */
 const MAX_CREDENTIAL_LENGTH = 4096;
@@ -42,7 +42,11 @@ export function readCredential(lines: HeaderLines): Credential | null | 'invalid
   return { kind: 'session', value };
 }
 
-export function principalForKey(key: ApiKey, integrationType: IntegrationType | null, catalogue: PermissionCatalogue): Principal {
+export function principalForKey(
+  key: ApiKey,
+  integrationType: IntegrationType | null,
+  catalogue: PermissionCatalogue,
+): ApiKeyPrincipal {
   return {
     kind: 'API_KEY',
     key,
@@ -63,7 +67,7 @@ export async function authenticateKey(deps: Deps, secret: string): Promise<Princ
     principal = principalForKey(key, await integrationTypeOfKey(deps.db, key), deps.gateway.catalogue);
     deps.keyCache.set(digest, principal, startedAt);
   }
-  if (principal.kind !== 'API_KEY' || !canAuthenticate(principal.key, deps.clock.now())) return null;
+  if (!canAuthenticate(principal.key, deps.clock.now())) return null;
   deps.keyUsage.touch(principal.key.id);
   return principal;
 }
