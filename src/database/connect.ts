@@ -88,7 +88,8 @@ export async function connectDatabase({ url, poolSize = 10, onPoolError }: Conne
     }
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log });
     const dedicatedClient = async () => {
-      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+      // TCP keep-alive, beside the heartbeat (notifications.ts): the kernel notices a dead peer too.
+      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true });
       await client.connect();
       return client;
     };
