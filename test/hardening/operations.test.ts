@@ -43,6 +43,7 @@ describe('/metrics', () => {
   it('exposes every metric with its labels in Prometheus text after traffic', async () => {
     const key = tenant.dev.fullAccessKey.secret;
     expect((await t.query('{ viewer { kind } }', {}, { key })).status).toBe(200);
+    expect((await t.query('{ viewer { kind } }', {}, { key })).status).toBe(200);
     expect((await t.query('{ viewer { kind } }', {}, null)).status).toBe(401);
     expect((await t.query('{ viewer { kind } }', {}, { key: 'server-wrong' })).status).toBe(401);
     const scoped = await tenant.scopedKey(['coupons:read']);
@@ -58,6 +59,9 @@ describe('/metrics', () => {
       'keygate_authentication_failures_total',
       'keygate_rate_limited_total',
       'keygate_activity_queue_depth',
+      'keygate_key_cache_keys',
+      'keygate_key_cache_bytes',
+      'keygate_key_cache_lookups_total',
     ]) {
       expect(text).toContain(`# TYPE ${name} `);
       expect(text).toContain(`# HELP ${name} `);
@@ -72,6 +76,11 @@ describe('/metrics', () => {
     expect(text).toMatch(/^keygate_authentication_failures_total\{reason="invalid"\} [1-9]\d*$/m);
     expect(text).toMatch(/^# TYPE keygate_rate_limited_total counter$/m);
     expect(text).toMatch(/^keygate_activity_queue_depth \d+$/m);
+    // The full access key was read, then found in the cache; the scoped key was read.
+    expect(text).toMatch(/^keygate_key_cache_keys [1-9]\d*$/m);
+    expect(text).toMatch(/^keygate_key_cache_bytes [1-9]\d*$/m);
+    expect(text).toMatch(/^keygate_key_cache_lookups_total\{result="hit"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^keygate_key_cache_lookups_total\{result="miss"\} [1-9]\d*$/m);
   });
 
   it('with KEYGATE_METRICS_TOKEN set, answers only that bearer token (401 UNAUTHENTICATED otherwise)', async () => {

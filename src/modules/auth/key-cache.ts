@@ -55,6 +55,9 @@ export class KeyCache {
   /** Bumped by every invalidation: a lookup that raced with one must not be cached. */
   private epoch = 0;
   private listening: boolean;
+  /** Lookups answered from the cache, and those that had to read the database (for /metrics). */
+  hits = 0;
+  misses = 0;
 
   constructor(
     private readonly options: KeyCacheOptions,
@@ -108,7 +111,10 @@ export class KeyCache {
   }
 
   get(digest: string): ApiKeyPrincipal | undefined {
-    return this.listening ? this.entries.get(digest) : undefined;
+    const principal = this.listening ? this.entries.get(digest) : undefined;
+    if (principal) this.hits++;
+    else this.misses++;
+    return principal;
   }
 
   set(digest: string, principal: ApiKeyPrincipal, startedAt: number): void {
