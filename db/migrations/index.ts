@@ -2,10 +2,12 @@ import type { Migration } from 'kysely';
 import * as foundation from './2026-11-28T0900_foundation.js';
 import * as resourcesAndActivity from './2026-11-28T1130_resources_and_activity.js';
 import * as identityKeys from './2026-12-02T0900_identity_keys.js';
+import * as apiKeyIndexes from './2026-12-02T1200_api_key_indexes.js';
 
 /** Every migration, by its dated name; the migrator applies them in name order. */
 export const migrations: Record<string, Migration> = {
   '2026-11-28T0900_foundation': foundation,
   '2026-11-28T1130_resources_and_activity': resourcesAndActivity,
   '2026-12-02T0900_identity_keys': identityKeys,
+  '2026-12-02T1200_api_key_indexes': apiKeyIndexes,
 };
