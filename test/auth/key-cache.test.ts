@@ -8,7 +8,7 @@ import {
 } from '../../src/client/generated/graphql.js';
 import { type ChannelSubscriber, Notifications } from '../../src/database/notifications.js';
 import { digestKey } from '../../src/modules/api-key/api-key.secret.js';
-import { estimateEntryBytes, KeyCache } from '../../src/modules/auth/key-cache.js';
+import { estimateEntryBytes, estimateScopeBytes, KeyCache } from '../../src/modules/auth/key-cache.js';
 import type { ApiKeyPrincipal } from '../../src/modules/auth/principal.js';
 import { seedTenant, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
 
@@ -73,7 +73,7 @@ describe('key verification cache', () => {
 });
 
 describe('key verification cache with more keys in use than it holds', () => {
-  // Room for about 40 keys (see estimateEntryBytes), with 200 in use.
+  // Room for about 65 keys (see estimateEntryBytes), with 200 in use.
   const budgetMb = 0.05;
   let small: TestKeygate;
   let keys: Awaited<ReturnType<Tenant['scopedKey']>>[];
@@ -111,10 +111,31 @@ describe('key verification cache with more keys in use than it holds', () => {
   });
 });
 
+describe('what the cache holds of a key', () => {
+  it('keeps no ciphertext, and one copy of a scope for every key that holds it', async () => {
+    const [a, b] = [await tenant.scopedKey(['customers:read']), await tenant.scopedKey(['customers:read'])];
+    const other = await tenant.scopedKey(['coupons:read']);
+    for (const key of [a, b, other]) expect((await viewer(key.secret)).status).toBe(200);
+    const cached = (secret: string) => t.keygate.deps.keyCache.get(digestKey(secret))!;
+    expect(cached(a.secret).key.id).toBe(a.row.id);
+    expect(cached(a.secret).key).not.toHaveProperty('secretEncrypted');
+    expect(cached(a.secret).grants).toBe(cached(b.secret).grants);
+    expect(cached(a.secret).key.scopes).toBe(cached(b.secret).key.scopes);
+    expect(cached(other.secret).grants).not.toBe(cached(a.secret).grants);
+    expect([...cached(other.secret).grants]).toContain('coupons:read');
+  });
+});
+
 describe('KeyCache', () => {
   const logger = pino({ level: 'silent' });
-  const principalOf = (id: string) =>
-    ({ kind: 'API_KEY', key: { id, name: 'k', description: null, scopes: [] }, grants: new Set() }) as unknown as ApiKeyPrincipal;
+  // One scope shared by every key, as principalForKey shares it.
+  const sharedScope = { scopes: ['coupons:read'], grants: new Set(['coupons:read', 'environment:read']) };
+  const principalOf = (id: string, scope = sharedScope) =>
+    ({
+      kind: 'API_KEY',
+      key: { id, name: 'k', description: null, scopes: scope.scopes },
+      grants: scope.grants,
+    }) as unknown as ApiKeyPrincipal;
   const principal = principalOf('key_1');
   const local = () => new Notifications(undefined, logger);
 
@@ -168,12 +189,13 @@ describe('KeyCache', () => {
   });
 
   it('stays within its byte budget with ten times the keys it holds, and its id index shrinks with it', () => {
-    const maxBytes = 100 * estimateEntryBytes(principalOf('key_0'));
+    const maxBytes = 100 * estimateEntryBytes(principalOf('key_0')) + estimateScopeBytes(principalOf('key_0'));
     const cache = new KeyCache({ ttlMs: 10_000, maxBytes, logger }, local());
     for (let i = 0; i < 1000; i++) cache.set(`digest_${i}`, principalOf(`key_${i}`), cache.begin());
     expect(cache.bytes).toBeLessThanOrEqual(maxBytes);
     expect(cache.size).toBe(100);
     expect(cache.indexed).toBe(100);
+    expect(cache.distinctScopes).toBe(1);
     expect(cache.get('digest_999')).toBeDefined();
     expect(cache.get('digest_0')).toBeUndefined();
     // Forgetting a key that was pushed out removes nothing else.
@@ -181,19 +203,33 @@ describe('KeyCache', () => {
     expect(cache.size).toBe(100);
   });
 
-  it('counts long names and scopes against the budget: fewer such keys fit', () => {
-    const long = (id: string) =>
-      ({
-        kind: 'API_KEY',
-        key: { id, name: 'n'.repeat(200), description: 'd'.repeat(1000), scopes: ['customers:read', 'customers:write'] },
-        grants: new Set(['customers:read', 'customers:write']),
-      }) as unknown as ApiKeyPrincipal;
-    expect(estimateEntryBytes(long('key_0'))).toBeGreaterThan(estimateEntryBytes(principalOf('key_0')) + 2000);
-    const maxBytes = 100 * estimateEntryBytes(principalOf('key_0'));
-    const cache = new KeyCache({ ttlMs: 10_000, maxBytes, logger }, local());
-    for (let i = 0; i < 1000; i++) cache.set(`digest_${i}`, long(`key_${i}`), cache.begin());
-    expect(cache.bytes).toBeLessThanOrEqual(maxBytes);
-    expect(cache.size).toBeLessThan(50);
+  it('counts long names against the budget, and each distinct scope once while a key holds it: fewer such keys fit', () => {
+    const maxBytes = 100 * estimateEntryBytes(principalOf('key_0')) + estimateScopeBytes(principalOf('key_0'));
+    const longNames = new KeyCache({ ttlMs: 10_000, maxBytes, logger }, local());
+    for (let i = 0; i < 1000; i++) {
+      const p = principalOf(`key_${i}`);
+      longNames.set(
+        `digest_${i}`,
+        { ...p, key: { ...p.key, name: 'n'.repeat(200), description: 'd'.repeat(1000) } },
+        longNames.begin(),
+      );
+    }
+    expect(longNames.bytes).toBeLessThanOrEqual(maxBytes);
+    expect(longNames.size).toBeLessThan(30);
+
+    // A scope of its own for every key: each counts, so fewer keys fit than when they share one.
+    const ownScopes = new KeyCache({ ttlMs: 10_000, maxBytes, logger }, local());
+    for (let i = 0; i < 1000; i++) {
+      const own = { scopes: ['coupons:read', `x:${i}`], grants: new Set(['coupons:read', `x:${i}`]) };
+      ownScopes.set(`digest_${i}`, principalOf(`key_${i}`, own), ownScopes.begin());
+    }
+    expect(ownScopes.bytes).toBeLessThanOrEqual(maxBytes);
+    expect(ownScopes.size).toBeLessThan(80);
+    expect(ownScopes.distinctScopes).toBe(ownScopes.size);
+    // A scope leaves the tally with the last key that holds it.
+    ownScopes.clear();
+    expect(ownScopes.bytes).toBe(0);
+    expect(ownScopes.distinctScopes).toBe(0);
   });
 
   it('holds nothing with a zero budget or lifetime', () => {

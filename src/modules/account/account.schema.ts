@@ -67,8 +67,8 @@ ViewerRef.implement({
     apiKey: t.field({
       type: ApiKeyRef,
       nullable: true,
-      // The key as stored now: the verified-key cache holds the row as it was read, lastUsedAt included.
-      resolve: async (p, _args, ctx) => (p.kind === 'API_KEY' ? ((await ctx.loaders.apiKey.load(p.key.id)) ?? p.key) : null),
+      // The key as stored now: the verified-key cache holds the row as it was read (lastUsedAt included), without its ciphertext.
+      resolve: (p, _args, ctx) => (p.kind === 'API_KEY' ? ctx.loaders.apiKey.load(p.key.id) : null),
     }),
     environment: t.field({
       ...activity('View environment'),
