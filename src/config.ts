@@ -52,7 +52,7 @@ type Env = Record<string, string | undefined>;
  * operator editing rows by hand.
  */
 export const DEFAULT_KEY_CACHE_TTL_MS = 15 * 60_000;
-/** About 60,000 scoped keys with short names (see `estimateEntryBytes`). */
+/** About 85,000 keys with short names and common scopes (see `estimateEntryBytes`); fewer with long names or scopes of their own. */
 export const DEFAULT_KEY_CACHE_MB = 64;
 
 function decodeKey(name: string, value: string): Buffer {
