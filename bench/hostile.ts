@@ -99,7 +99,7 @@ function hostileCases(): HostileCase[] {
 }
 
 /** The process's resident set in bytes, read from outside (/proc on Linux, `ps` elsewhere). */
-async function rssOf(pid: number): Promise<number> {
+export async function rssOf(pid: number): Promise<number> {
   const status = `/proc/${pid}/status`;
   if (existsSync(status)) {
     const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(status, 'utf8'))?.[1];
@@ -141,7 +141,7 @@ function post(url: URL, agent: Agent, key: string, hostile: HostileCase): Promis
   });
 }
 
-async function startServe(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: URL }> {
+export async function startServe(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: URL }> {
   const child = spawn(process.execPath, [bin, 'serve'], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<URL>((resolve, reject) => {
     let out = '';

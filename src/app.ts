@@ -1,5 +1,12 @@
 import type { DestinationStream } from 'pino';
-import { type Config, DEFAULT_WEBHOOK_RETRY_SCHEDULE_SECONDS, parseLimits, parseRateLimit } from './config.js';
+import {
+  type Config,
+  DEFAULT_KEY_CACHE_MB,
+  DEFAULT_KEY_CACHE_TTL_MS,
+  DEFAULT_WEBHOOK_RETRY_SCHEDULE_SECONDS,
+  parseLimits,
+  parseRateLimit,
+} from './config.js';
 import { connectDatabase, type DatabaseHandle } from './database/connect.js';
 import { migrateToLatest } from './database/migrator.js';
 import { Notifications } from './database/notifications.js';
@@ -17,13 +24,10 @@ import { ExpiryScheduler, type ExpirySchedulerOptions } from './modules/webhook/
 import { type BucketStore, MemoryBuckets, RateLimiter } from './plugins/rate-limit.js';
 import { RedisBuckets } from './plugins/redis-buckets.js';
 import { schema } from './schema.js';
-import { type Clock, SECOND, systemClock } from './shared/clock.js';
+import { type Clock, systemClock } from './shared/clock.js';
 import { createLogger } from './shared/logger.js';
 import { SecretBox } from './shared/secret-box.js';
 import { createKeygateYoga, type KeygateYoga } from './yoga.js';
-
-/** How long a verified key is trusted without a database read (changes invalidate at once). */
-export const DEFAULT_KEY_CACHE_TTL_MS = 10 * SECOND;
 
 export interface KeygateOptions {
   config: Pick<Config, 'databaseUrl' | 'databasePoolSize' | 'masterKey' | 'sessionSecret' | 'logLevel'> &
@@ -34,6 +38,7 @@ export interface KeygateOptions {
         | 'statementTimeoutMs'
         | 'sqliteReaders'
         | 'sqliteReadQueue'
+        | 'keyCacheMb'
         | 'limits'
         | 'rateLimit'
         | 'metricsToken'
@@ -112,12 +117,16 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
     onPoolError: (err) => logger.warn({ err }, 'database connection lost; the pool will reconnect'),
   });
   if (options.migrate ?? true) await migrateToLatest(database.db);
-  const keyUsage = new KeyUsageRecorder(database.db, clock, {
+  const keyUsage = new KeyUsageRecorder(database.db, database.dialect, clock, {
     onError: (err) => logger.warn({ err }, 'could not record key usage'),
   });
   const notifications = new Notifications(database.dedicatedClient, logger);
   const keyCache = new KeyCache(
-    { ttlMs: config.keyCacheTtlMs ?? DEFAULT_KEY_CACHE_TTL_MS, maxEntries: 50_000, logger },
+    {
+      ttlMs: config.keyCacheTtlMs ?? DEFAULT_KEY_CACHE_TTL_MS,
+      maxBytes: Math.floor((config.keyCacheMb ?? DEFAULT_KEY_CACHE_MB) * 1024 * 1024),
+      logger,
+    },
     notifications,
   );
   const identity = identityKey ? new IdentityTokens(identityKey, database.db, clock, config.issuer ?? 'keygate', logger) : null;

@@ -28,6 +28,8 @@ export interface Config {
   rateLimit: RateLimitConfig;
   /** KEYGATE_KEY_CACHE_TTL_MS: how long a verified key is trusted without a database read; 0 disables the cache. */
   keyCacheTtlMs: number;
+  /** KEYGATE_KEY_CACHE_MB: the memory the verified-key cache may take (megabytes, fractions allowed); 0 disables it. */
+  keyCacheMb: number;
   /** KEYGATE_REDIS_URL: share rate limits between instances through this Redis; null keeps them per instance. */
   redisUrl: string | null;
   /** KEYGATE_REDIS_PREFIX: prepended to every Redis key (default `keygate:`). */
@@ -55,6 +57,16 @@ export interface Config {
 }
 
 type Env = Record<string, string | undefined>;
+
+/**
+ * How long a verified key is trusted without a database read. Every change
+ * reaches every instance at once (NOTIFY; the cache is bypassed while that
+ * connection is down), so this only bounds what nothing announces, such as an
+ * operator editing rows by hand.
+ */
+export const DEFAULT_KEY_CACHE_TTL_MS = 15 * 60_000;
+/** About 85,000 keys with short names and common scopes (see `estimateEntryBytes`); fewer with long names or scopes of their own. */
+export const DEFAULT_KEY_CACHE_MB = 64;
 
 function decodeKey(name: string, value: string): Buffer {
   const bytes = /^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64');
@@ -98,7 +110,8 @@ export function loadConfig(env: Env = process.env): Config {
     sessionSecret: secretFromEnvOrFile(env, 'KEYGATE_SESSION_SECRET', dataDir, notices),
     identityProvider: parseIdentityProvider(env),
     logLevel: env.LOG_LEVEL ?? 'info',
-    keyCacheTtlMs: Number(env.KEYGATE_KEY_CACHE_TTL_MS ?? 10_000),
+    keyCacheTtlMs: whole(env, 'KEYGATE_KEY_CACHE_TTL_MS', DEFAULT_KEY_CACHE_TTL_MS),
+    keyCacheMb: megabytes(env, 'KEYGATE_KEY_CACHE_MB', DEFAULT_KEY_CACHE_MB),
     limits: parseLimits(env),
     rateLimit: parseRateLimit(env),
     heapGrowthPercent: parseHeapGrowthPercent(env),
@@ -194,6 +207,14 @@ function whole(env: Env, name: string, fallback: number): number {
 function positive(env: Env, name: string, fallback: number): number {
   const value = whole(env, name, fallback);
   if (value === 0) throw new Error(`${name} must be at least 1, got "${env[name]}".`);
+  return value;
+}
+
+function megabytes(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a number of megabytes, got "${raw}".`);
   return value;
 }
 

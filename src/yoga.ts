@@ -75,7 +75,7 @@ export interface KeygateYogaOptions {
 const GRAPHQL_ENDPOINT = '/graphql';
 
 export function createKeygateYoga(deps: Deps, options: KeygateYogaOptions): KeygateYoga {
-  const metrics = createMetrics(deps.activity, deps.database);
+  const metrics = createMetrics(deps.activity, deps.database, deps.keyCache);
   const { limits } = options;
   return createYoga<Record<string, never>, RequestContext>({
     // The gateway's current schema: Keygate's own, plus its upstreams' after each reload. Without upstreams

@@ -126,7 +126,8 @@ export async function connectDatabase({
     }
     const db = new Kysely<Database>({ dialect: currentSchemaOnly(new PostgresDialect({ pool })), log });
     const dedicatedClient = async () => {
-      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+      // TCP keep-alive, beside the heartbeat (notifications.ts): the kernel notices a dead peer too.
+      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true });
       await client.connect();
       return client;
     };

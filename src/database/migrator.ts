@@ -1,4 +1,13 @@
-import { type Kysely, type MigrationResultSet, Migrator, NO_MIGRATIONS, PostgresAdapter, sql } from 'kysely';
+import {
+  type DatabaseIntrospector,
+  type Kysely,
+  type MigrationResultSet,
+  Migrator,
+  NO_MIGRATIONS,
+  PostgresAdapter,
+  sql,
+  type TableMetadata,
+} from 'kysely';
 import { migrations } from '../../db/migrations/index.js';
 
 /**
@@ -8,12 +17,46 @@ import { migrations } from '../../db/migrations/index.js';
  * runs can share one database in separate schemas.
  */
 export async function createMigrator(db: Kysely<any>): Promise<Migrator> {
-  let migrationTableSchema: string | undefined;
-  if (db.getExecutor().adapter instanceof PostgresAdapter) {
-    const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
-    migrationTableSchema = rows[0]?.schema;
-  }
-  return new Migrator({ db, provider: { getMigrations: async () => migrations }, migrationTableSchema });
+  const provider = { getMigrations: async () => migrations };
+  if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return new Migrator({ db, provider });
+  const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
+  const schema = rows[0]?.schema;
+  return new Migrator({ db: schema ? seeingOnly(db, schema) : db, provider, migrationTableSchema: schema });
+}
+
+/**
+ * Kysely's migrator asks whether its own tables exist by introspecting every
+ * table of every schema, with a function call per column: slow on a database
+ * that many schemas share, and it fails outright ("relation … does not
+ * exist") when another schema drops a table meanwhile. It reads only the
+ * names, so it is shown this schema's alone.
+ */
+function seeingOnly(db: Kysely<any>, schema: string): Kysely<any> {
+  const introspection: DatabaseIntrospector = {
+    async getSchemas() {
+      const { rows } = await sql<{ name: string }>`select nspname as name from pg_namespace where nspname = ${schema}`.execute(
+        db,
+      );
+      return rows;
+    },
+    async getTables() {
+      const { rows } = await sql<{
+        name: string;
+      }>`select table_name as name from information_schema.tables where table_schema = ${schema}`.execute(db);
+      return rows.map((r): TableMetadata => ({ name: r.name, schema, isView: false, columns: [] }));
+    },
+    async getMetadata() {
+      return { tables: await this.getTables() };
+    },
+  };
+  return new Proxy(db, {
+    get(target, property) {
+      if (property === 'introspection') return introspection;
+      const value = Reflect.get(target, property, target);
+      // Kysely's methods read private fields: they must run on the instance itself.
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 function unwrap(result: MigrationResultSet): string[] {

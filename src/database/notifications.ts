@@ -13,22 +13,33 @@ export interface ChannelSubscriber {
   restored(): void;
 }
 
+export interface NotificationsOptions {
+  /** How often the LISTEN connection is asked to answer (default 5 s). */
+  heartbeatMs?: number;
+  /** How long an answer may take before the connection counts as lost (default 3 s). */
+  heartbeatTimeoutMs?: number;
+}
+
 /**
  * Cross-instance notifications over one PostgreSQL LISTEN connection
  * (key changes, upstream reloads): one dedicated connection for every
  * channel, reconnected by itself, with subscribers told when they may have
- * missed messages. On SQLite there is one instance, so there is nothing to
- * hear and `notify` is a no-op.
+ * missed messages. A connection can die without a word (a network that
+ * drops packets closes nothing), so a heartbeat asks it to answer every few
+ * seconds; one that does not answer in time counts as lost. On SQLite there
+ * is one instance, so there is nothing to hear and `notify` is a no-op.
  */
 export class Notifications {
   readonly #subscribers = new Map<string, ChannelSubscriber>();
   #client: pg.Client | null = null;
   #retry: NodeJS.Timeout | null = null;
+  #heartbeat: NodeJS.Timeout | null = null;
   #closed = false;
 
   constructor(
     private readonly connect: (() => Promise<pg.Client>) | undefined,
     private readonly logger: Logger,
+    private readonly options: NotificationsOptions = {},
   ) {}
 
   /** Whether other instances exist to hear from (PostgreSQL). */
@@ -58,14 +69,37 @@ export class Notifications {
       client.on('end', () => this.lost(new Error('LISTEN connection ended')));
       for (const channel of this.#subscribers.keys()) await client.query(`listen ${channel}`);
       this.#client = client;
+      this.#heartbeat = setInterval(() => this.beat(client), this.options.heartbeatMs ?? 5000);
+      this.#heartbeat.unref?.();
       for (const subscriber of this.#subscribers.values()) subscriber.restored();
     } catch (err) {
       this.lost(err);
     }
   }
 
+  /** One heartbeat: the connection answers in time, or it is lost (and replaced). */
+  private beat(client: pg.Client): void {
+    const late = setTimeout(() => {
+      if (this.#client === client) this.lost(new Error('LISTEN connection did not answer a heartbeat'));
+    }, this.options.heartbeatTimeoutMs ?? 3000);
+    late.unref?.();
+    client.query('select 1').then(
+      () => clearTimeout(late),
+      (err) => {
+        clearTimeout(late);
+        if (this.#client === client) this.lost(err);
+      },
+    );
+  }
+
+  private stopHeartbeat(): void {
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    this.#heartbeat = null;
+  }
+
   private lost(err: unknown): void {
     if (this.#closed || this.#retry) return;
+    this.stopHeartbeat();
     for (const subscriber of this.#subscribers.values()) subscriber.lost();
     this.#client?.removeAllListeners();
     this.#client?.end().catch(() => {});
@@ -80,6 +114,7 @@ export class Notifications {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.stopHeartbeat();
     if (this.#retry) clearTimeout(this.#retry);
     this.#client?.removeAllListeners();
     await this.#client?.end().catch(() => {});

@@ -1,9 +1,10 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DatabaseHandle } from '../database/connect.js';
 import type { ActivityRecorder } from '../modules/activity/activity.recorder.js';
+import type { KeyCache } from '../modules/auth/key-cache.js';
 
 /** Prometheus metrics of one Keygate instance (its own registry, so instances and tests never collide). */
-export function createMetrics(activity: ActivityRecorder, database: Pick<DatabaseHandle, 'stats'>) {
+export function createMetrics(activity: ActivityRecorder, database: Pick<DatabaseHandle, 'stats'>, keyCache: KeyCache) {
   const registry = new Registry();
   return {
     registry,
@@ -48,6 +49,35 @@ export function createMetrics(activity: ActivityRecorder, database: Pick<Databas
       collect() {
         this.reset();
         this.inc(database.stats.statements);
+      },
+    }),
+    // What sizing KEYGATE_KEY_CACHE_MB needs: how full the cache is, and how often a key had to be read.
+    keyCacheKeys: new Gauge({
+      name: 'keygate_key_cache_keys',
+      help: 'Verified API keys held in this instance’s cache.',
+      registers: [registry],
+      collect() {
+        this.set(keyCache.size);
+      },
+    }),
+    keyCacheBytes: new Gauge({
+      name: 'keygate_key_cache_bytes',
+      help: 'Estimated memory the cached keys take (bounded by KEYGATE_KEY_CACHE_MB).',
+      registers: [registry],
+      collect() {
+        this.set(keyCache.bytes);
+      },
+    }),
+    keyCacheLookups: new Counter({
+      name: 'keygate_key_cache_lookups_total',
+      help: 'API key verifications, by result: hit (from the cache) or miss (read from the database).',
+      labelNames: ['result'] as const,
+      registers: [registry],
+      collect() {
+        // The cache counts; the counter shows its totals (they only grow).
+        this.reset();
+        this.inc({ result: 'hit' }, keyCache.hits);
+        this.inc({ result: 'miss' }, keyCache.misses);
       },
     }),
   };

@@ -128,6 +128,26 @@ describe('authentication', () => {
     expect(row.last_used_at).toBe(t.clock.now().toISOString());
   });
 
+  it('shows the latest recorded use in viewer.apiKey.lastUsedAt while the key itself stays cached', async () => {
+    const key = await tenant.scopedKey(['customers:read']);
+    const lastUsedAt = async () =>
+      (await t.query('{ viewer { apiKey { lastUsedAt } } }', {}, { key: key.secret })).body.data!.viewer.apiKey.lastUsedAt;
+    const first = t.clock.now().toISOString();
+    // The first request caches the key, whose row has no use yet.
+    expect(await lastUsedAt()).toBeNull();
+    await t.keygate.deps.keyUsage.flush();
+    expect(await lastUsedAt()).toBe(first);
+    t.clock.advance(2 * 60_000);
+    try {
+      const later = t.clock.now().toISOString();
+      await lastUsedAt();
+      await t.keygate.deps.keyUsage.flush();
+      expect(await lastUsedAt()).toBe(later);
+    } finally {
+      t.clock.advance(-2 * 60_000);
+    }
+  });
+
   it('returns a request id header on every response', async () => {
     const ok = await t.fetch({ query: '{ viewer { kind } }' }, { 'x-api-key': tenant.dev.fullAccessKey.secret });
     const denied = await t.fetch({ query: '{ viewer { kind } }' });

@@ -43,6 +43,7 @@ describe('/metrics', () => {
   it('exposes every metric with its labels in Prometheus text after traffic', async () => {
     const key = tenant.dev.fullAccessKey.secret;
     expect((await t.query('{ viewer { kind } }', {}, { key })).status).toBe(200);
+    expect((await t.query('{ viewer { kind } }', {}, { key })).status).toBe(200);
     expect((await t.query('{ viewer { kind } }', {}, null)).status).toBe(401);
     expect((await t.query('{ viewer { kind } }', {}, { key: 'server-wrong' })).status).toBe(401);
     const scoped = await tenant.scopedKey(['coupons:read']);
@@ -59,6 +60,9 @@ describe('/metrics', () => {
       'keygate_rate_limited_total',
       'keygate_activity_queue_depth',
       'keygate_database_statements_total',
+      'keygate_key_cache_keys',
+      'keygate_key_cache_bytes',
+      'keygate_key_cache_lookups_total',
     ]) {
       expect(text).toContain(`# TYPE ${name} `);
       expect(text).toContain(`# HELP ${name} `);
@@ -73,6 +77,11 @@ describe('/metrics', () => {
     expect(text).toMatch(/^keygate_authentication_failures_total\{reason="invalid"\} [1-9]\d*$/m);
     expect(text).toMatch(/^# TYPE keygate_rate_limited_total counter$/m);
     expect(text).toMatch(/^keygate_activity_queue_depth \d+$/m);
+    // The full access key was read, then found in the cache; the scoped key was read.
+    expect(text).toMatch(/^keygate_key_cache_keys [1-9]\d*$/m);
+    expect(text).toMatch(/^keygate_key_cache_bytes [1-9]\d*$/m);
+    expect(text).toMatch(/^keygate_key_cache_lookups_total\{result="hit"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^keygate_key_cache_lookups_total\{result="miss"\} [1-9]\d*$/m);
   });
 
   it('counts the SQL statements sent to the database', async () => {

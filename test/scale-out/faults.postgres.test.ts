@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeygate, type Keygate } from '../../src/app.js';
 import { connectDatabase } from '../../src/database/connect.js';
@@ -7,34 +6,7 @@ import { bootstrapAccount } from '../../src/modules/account/account.service.js';
 import { freshDatabaseUrl, POSTGRES_URL } from '../harness/database.js';
 import { testKeygateConfig } from '../harness/keygate.js';
 import { keygateCommand } from '../harness/processes.js';
-
-/** A TCP relay in front of PostgreSQL that the test can cut and restore, like a network failure. */
-class Relay {
-  private server: net.Server | null = null;
-  private sockets = new Set<net.Socket>();
-  port = 0;
-  constructor(private readonly target: { host: string; port: number }) {}
-
-  async start(port = 0): Promise<void> {
-    this.server = net.createServer((client) => {
-      const upstream = net.connect(this.target);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => s.destroy());
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
-    this.port = (this.server.address() as net.AddressInfo).port;
-  }
-
-  /** Drops every connection and stops listening: the database is gone. */
-  async cut(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
-  }
-}
+import { Relay } from '../harness/relay.js';
 
 describe('PostgreSQL unreachable at start', () => {
   it('fails with an error naming the host, never the password', async () => {

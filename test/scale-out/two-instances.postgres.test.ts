@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase, type DatabaseHandle } from '../../src/database/connect.js';
 import { storedActivityEvents } from '../../src/modules/activity/activity.repository.js';
@@ -14,7 +15,11 @@ let a: ServeProcess;
 let b: ServeProcess;
 let fullAccess: string;
 let environmentId: string;
+/** The Production environment's full access key: tests whose keys must not count in the Development activity below. */
+let productionKey: string;
 let db: DatabaseHandle;
+/** Instance B's connections carry this name, so a test can find B's LISTEN connection among every other. */
+const applicationNameOfB = `kg_b_${randomBytes(4).toString('hex')}`;
 
 beforeAll(async () => {
   const databaseUrl = await freshDatabaseUrl();
@@ -39,22 +44,36 @@ beforeAll(async () => {
   const tenant = JSON.parse(stdout.trim().split('\n').at(-1)!);
   fullAccess = tenant.environments[0].fullAccessKey.secret;
   environmentId = tenant.environments[0].id;
-  [a, b] = await Promise.all([startServeProcess(env), startServeProcess(env)]);
+  productionKey = tenant.environments[1].fullAccessKey.secret;
+  const urlOfB = new URL(databaseUrl);
+  urlOfB.searchParams.set('application_name', applicationNameOfB);
+  [a, b] = await Promise.all([startServeProcess(env), startServeProcess({ ...env, DATABASE_URL: urlOfB.toString() })]);
   db = await connectDatabase({ url: databaseUrl, poolSize: 1 });
 });
 afterAll(async () => {
   await db?.close();
 });
 
-const createKey = async (on: ServeProcess, scopes: string[]) => {
+const createKey = async (on: ServeProcess, scopes: string[], creator = fullAccess) => {
   const { body } = await postGraphQL(
     on.url,
-    fullAccess,
+    creator,
     'mutation($input: CreateScopedKeyInput!) { createScopedKey(input: $input) { secret apiKey { id } } }',
     { input: { name: 'two-instances', scopes } },
   );
   return body.data.createScopedKey as { secret: string; apiKey: { id: string } };
 };
+
+/** Asks `probe` until its answer passes `done` or `ms` have passed; returns the last answer. */
+async function within<T>(ms: number, probe: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+  const deadline = Date.now() + ms;
+  let value = await probe();
+  while (!done(value) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    value = await probe();
+  }
+  return value;
+}
 
 describe('several instances on one PostgreSQL database', () => {
   it('a key revoked through instance A fails on instance B within one second', async () => {
@@ -72,6 +91,60 @@ describe('several instances on one PostgreSQL database', () => {
     while (status !== 401 && Date.now() < deadline) status = (await postGraphQL(b.url, key.secret, '{ viewer { kind } }')).status;
     expect(status).toBe(401);
     expect((await postGraphQL(a.url, key.secret, '{ viewer { kind } }')).status).toBe(401);
+  });
+
+  it('a key re-scoped, then rotated with NOW, through instance A changes on instance B within one second', async () => {
+    const key = await createKey(a, ['customers:read'], productionKey);
+    const permissionsOnB = async () =>
+      (await postGraphQL(b.url, key.secret, '{ viewer { permissions } }')).body.data?.viewer.permissions as string[] | undefined;
+    expect(await permissionsOnB()).toEqual(['customers:read']);
+    const rescoped = await postGraphQL(
+      a.url,
+      productionKey,
+      'mutation($id: ID!) { updateApiKeyScopes(input: { id: $id, scopes: ["coupons:read"] }) { apiKey { id } } }',
+      { id: key.apiKey.id },
+    );
+    expect(rescoped.body.errors).toBeUndefined();
+    expect(await within(1000, permissionsOnB, (p) => p?.[0] === 'coupons:read')).toEqual(['coupons:read']);
+
+    const rotated = await postGraphQL(
+      a.url,
+      productionKey,
+      'mutation($id: ID!) { rotateApiKey(input: { id: $id, expireOldKeyIn: NOW }) { secret } }',
+      { id: key.apiKey.id },
+    );
+    const successor = rotated.body.data.rotateApiKey.secret as string;
+    const statusOnB = async () => (await postGraphQL(b.url, key.secret, '{ viewer { kind } }')).status;
+    expect(await within(1000, statusOnB, (s) => s === 401)).toBe(401);
+    expect((await postGraphQL(b.url, successor, '{ viewer { kind } }')).status).toBe(200);
+  });
+
+  it('a key revoked while instance B’s LISTEN connection is down (the notification never reaches B) is refused by B once it listens again', async () => {
+    const key = await createKey(a, ['customers:read'], productionKey);
+    // B verifies the key and caches it.
+    expect((await postGraphQL(b.url, key.secret, '{ viewer { kind } }')).status).toBe(200);
+    const listenerOfB = async () =>
+      (
+        await db.db
+          .selectFrom(sql<{ pid: number; query: string; application_name: string }>`pg_stat_activity`.as('a'))
+          .select('pid')
+          .where('application_name', '=', applicationNameOfB)
+          .where('query', 'ilike', 'listen %')
+          .execute()
+      ).map((r) => r.pid);
+    const [before] = await listenerOfB();
+    expect(before).toBeDefined();
+    await sql`select pg_terminate_backend(${before}::int, 5000)`.execute(db.db);
+    const revoked = await postGraphQL(
+      a.url,
+      productionKey,
+      'mutation($id: ID!) { revokeApiKey(input: { id: $id }) { apiKey { status } } }',
+      { id: key.apiKey.id },
+    );
+    expect(revoked.body.data.revokeApiKey.apiKey.status).toBe('EXPIRED');
+    // B reconnects by itself; it must not trust what it cached before.
+    expect(await within(10_000, listenerOfB, (pids) => pids.length > 0 && !pids.includes(before!))).not.toContain(before);
+    expect((await postGraphQL(b.url, key.secret, '{ viewer { kind } }')).status).toBe(401);
   });
 
   it('20 concurrent rotations of one key spread over both instances create exactly one new key', async () => {

@@ -46,6 +46,17 @@ describe('configuration', () => {
     expect(() => loadConfig({ ...production, KEYGATE_HEAP_GROWTH_PERCENT: 'lots' })).toThrow(/KEYGATE_HEAP_GROWTH_PERCENT/);
   });
 
+  it('reads the verified-key cache budget (KEYGATE_KEY_CACHE_MB, default 64, fractions allowed) and lifetime (default 15 minutes)', () => {
+    expect(loadConfig(production)).toMatchObject({ keyCacheMb: 64, keyCacheTtlMs: 15 * 60_000 });
+    expect(loadConfig({ ...production, KEYGATE_KEY_CACHE_MB: '0.5', KEYGATE_KEY_CACHE_TTL_MS: '0' })).toMatchObject({
+      keyCacheMb: 0.5,
+      keyCacheTtlMs: 0,
+    });
+    expect(() => loadConfig({ ...production, KEYGATE_KEY_CACHE_MB: '-1' })).toThrow(/KEYGATE_KEY_CACHE_MB/);
+    expect(() => loadConfig({ ...production, KEYGATE_KEY_CACHE_MB: 'lots' })).toThrow(/KEYGATE_KEY_CACHE_MB/);
+    expect(() => loadConfig({ ...production, KEYGATE_KEY_CACHE_TTL_MS: '10s' })).toThrow(/KEYGATE_KEY_CACHE_TTL_MS/);
+  });
+
   it('reads the identity provider: https JWKS (http on loopback only), issuer, audience, user claim', () => {
     expect(loadConfig(production).identityProvider).toBeNull();
     expect(

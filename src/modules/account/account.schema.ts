@@ -64,7 +64,12 @@ ViewerRef.implement({
       type: [MembershipRef],
       resolve: (p) => (p.kind === 'USER' ? [...p.roles].map(([accountId, role]) => ({ accountId, role })) : []),
     }),
-    apiKey: t.field({ type: ApiKeyRef, nullable: true, resolve: (p) => (p.kind === 'API_KEY' ? p.key : null) }),
+    apiKey: t.field({
+      type: ApiKeyRef,
+      nullable: true,
+      // The key as stored now: the verified-key cache holds the row as it was read (lastUsedAt included), without its ciphertext.
+      resolve: (p, _args, ctx) => (p.kind === 'API_KEY' ? ctx.loaders.apiKey.load(p.key.id) : null),
+    }),
     environment: t.field({
       ...activity('View environment'),
       type: EnvironmentRef,

@@ -1,4 +1,4 @@
-import type { ExpressionBuilder, Kysely, Transaction } from 'kysely';
+import { type ExpressionBuilder, type Kysely, sql, type Transaction } from 'kysely';
 import type { Dialect } from '../../database/connect.js';
 import type { Database } from '../../database/database.js';
 import { countRows, fetchPage } from '../../database/keyset.js';
@@ -102,19 +102,49 @@ export interface KeyListFilter {
   now: Date;
 }
 
-/** SQL twin of keyStatus(): the same rule, evaluated by the database for filtering. */
-function statusCondition(status: ApiKeyStatus, now: Date) {
-  const nowIso = now.toISOString();
-  const soonIso = new Date(now.getTime() + EXPIRING_SOON_WINDOW_MS).toISOString();
+/**
+ * The moment a key stops authenticating, as one sortable value of the same
+ * type as its timestamps: the beginning of time once revoked, the end of time
+ * when it never expires, else its expiry. Every status is a range of it
+ * (see keyStatus): EXPIRED up to now, EXPIRING_SOON up to the end of the
+ * window, ACTIVE after. Migration 2026-12-02T1200_api_key_indexes indexes
+ * this very expression (a planner matches it by its shape), and
+ * test/api-key/api-keys-explain.test.ts fails if the two part.
+ */
+const STOPS_AT = sql<string>`(case when revoked_at is not null then '0001-01-01T00:00:00.000Z' when expires_at is null then '9999-12-31T23:59:59.999Z' else expires_at end)`;
+
+/** The statuses in the order of STOPS_AT. */
+const STATUS_LINE = ['EXPIRED', 'EXPIRING_SOON', 'ACTIVE'] as const satisfies readonly ApiKeyStatus[];
+
+/**
+ * SQL twin of keyStatus() for a set of statuses: adjacent statuses merge into
+ * one range of STOPS_AT, so any set is at most two ranges of one index. Null
+ * when the set holds every status (no condition).
+ */
+function statusCondition(statuses: ReadonlySet<ApiKeyStatus>, now: Date) {
+  if (STATUS_LINE.every((s) => statuses.has(s))) return null;
+  const soon = new Date(now.getTime() + EXPIRING_SOON_WINDOW_MS).toISOString();
+  const bounds = {
+    EXPIRED: { after: null, until: now.toISOString() },
+    EXPIRING_SOON: { after: now.toISOString(), until: soon },
+    ACTIVE: { after: soon, until: null },
+  };
   return (eb: ExpressionBuilder<Database, 'api_keys'>) => {
-    switch (status) {
-      case 'EXPIRED':
-        return eb.or([eb('revoked_at', 'is not', null), eb('expires_at', '<=', nowIso)]);
-      case 'EXPIRING_SOON':
-        return eb.and([eb('revoked_at', 'is', null), eb('expires_at', '>', nowIso), eb('expires_at', '<=', soonIso)]);
-      case 'ACTIVE':
-        return eb.and([eb('revoked_at', 'is', null), eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', soonIso)])]);
+    const ranges = [];
+    for (let i = 0; i < STATUS_LINE.length; i++) {
+      if (!statuses.has(STATUS_LINE[i]!)) continue;
+      let j = i;
+      while (j + 1 < STATUS_LINE.length && statuses.has(STATUS_LINE[j + 1]!)) j++;
+      // One run of adjacent statuses: (after of its first, until of its last]; never open at both ends.
+      const { after } = bounds[STATUS_LINE[i]!];
+      const { until } = bounds[STATUS_LINE[j]!];
+      const range = [];
+      if (after !== null) range.push(eb(STOPS_AT, '>', after));
+      if (until !== null) range.push(eb(STOPS_AT, '<=', until));
+      ranges.push(eb.and(range));
+      i = j;
     }
+    return eb.or(ranges);
   };
 }
 
@@ -127,10 +157,8 @@ function filtered(db: Db, filter: KeyListFilter) {
       filter.categories.flatMap((c) => TYPES_BY_CATEGORY[c]),
     );
   }
-  if (filter.statuses?.length) {
-    const statuses = filter.statuses;
-    query = query.where((eb) => eb.or(statuses.map((s) => statusCondition(s, filter.now)(eb))));
-  }
+  const statuses = statusCondition(new Set(filter.statuses?.length ? filter.statuses : STATUS_LINE), filter.now);
+  if (statuses) query = query.where(statuses);
   return query;
 }
 
@@ -224,11 +252,31 @@ export async function findLiveKeyIdsOfIntegration(db: Db, integrationId: string)
   return rows.map((r) => r.id);
 }
 
-/** Writes `lastUsedAt` for a batch of keys, in one transaction. */
-export async function writeLastUsed(db: Db, uses: readonly (readonly [keyId: string, at: string])[]): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    for (const [id, at] of uses) {
-      await trx.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute();
-    }
-  });
+/** Keys whose use one statement writes: bounds the statement's size, whatever the batch. */
+export const LAST_USED_PER_STATEMENT = 1000;
+
+/**
+ * Writes `lastUsedAt` for a batch of keys: one statement per
+ * LAST_USED_PER_STATEMENT keys, its text the same whatever the count (the
+ * batch travels as one or two parameters), so the database prepares it once.
+ * A use older than the stored one (another instance wrote a later one)
+ * changes nothing.
+ */
+export async function writeLastUsed(
+  db: Db,
+  dialect: Dialect,
+  uses: readonly (readonly [keyId: string, at: string])[],
+): Promise<void> {
+  for (let at = 0; at < uses.length; at += LAST_USED_PER_STATEMENT) {
+    const chunk = uses.slice(at, at + LAST_USED_PER_STATEMENT);
+    const statement =
+      dialect === 'postgres'
+        ? sql`update api_keys as k set last_used_at = u.at
+              from unnest(${chunk.map(([id]) => id)}::text[], ${chunk.map(([, used]) => used)}::timestamptz[]) as u(id, at)
+              where k.id = u.id and (k.last_used_at is null or k.last_used_at < u.at)`
+        : sql`update api_keys set last_used_at = u.at
+              from (select value ->> 0 as id, value ->> 1 as at from json_each(${JSON.stringify(chunk)})) as u
+              where api_keys.id = u.id and (api_keys.last_used_at is null or api_keys.last_used_at < u.at)`;
+    await statement.execute(db);
+  }
 }

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { Deps } from '../../deps.js';
 import type { HeaderLines } from '../../plugins/header-lines.js';
 import { findMembershipsOfUser, findUserByEmail, findUsersByIds } from '../account/account.repository.js';
@@ -7,8 +8,8 @@ import { findKeyByDigest } from '../api-key/api-key.repository.js';
 import { digestKey, digestsEqual, isWellFormedKey } from '../api-key/api-key.secret.js';
 import { canAuthenticate } from '../api-key/api-key.status.js';
 import type { PermissionCatalogue } from '../permission/permission.catalogue.js';
-import { type IntegrationType, keyGrants } from '../permission/permission.model.js';
-import { type Principal, unionOfRoleGrants } from './principal.js';
+import { type Grants, type IntegrationType, keyGrants } from '../permission/permission.model.js';
+import { type ApiKeyPrincipal, type Principal, unionOfRoleGrants } from './principal.js';
 
 /** Longest credential we look at; anything longer is rejected without work. */
 const MAX_CREDENTIAL_LENGTH = 4096;
@@ -42,11 +43,48 @@ export function readCredential(lines: HeaderLines): Credential | null | 'invalid
   return { kind: 'session', value };
 }
 
-export function principalForKey(key: ApiKey, integrationType: IntegrationType | null, catalogue: PermissionCatalogue): Principal {
+/** What a scope grants, with the scope itself: one copy shared by every key that holds both. */
+interface HeldScope {
+  scopes: readonly string[] | null;
+  grants: Grants;
+}
+
+/**
+ * Many keys hold the same few scopes, and each cached key would otherwise
+ * carry its own copy of its scope and grants (about 600 bytes). Bounded per
+ * catalogue (grants are computed with it); a scope pushed out is copied again
+ * by the next key that holds it.
+ */
+const SHARED_SCOPES = 1000;
+const sharedScopesOf = new WeakMap<PermissionCatalogue, LRUCache<string, HeldScope>>();
+
+function heldScope(key: ApiKey, integrationType: IntegrationType | null, catalogue: PermissionCatalogue): HeldScope {
+  let shared = sharedScopesOf.get(catalogue);
+  if (!shared) {
+    shared = new LRUCache({ max: SHARED_SCOPES });
+    sharedScopesOf.set(catalogue, shared);
+  }
+  const rotated = key.rotatedToId !== null;
+  const signature = JSON.stringify([key.type, integrationType, rotated, key.scopes]);
+  let held = shared.get(signature);
+  if (!held) {
+    held = { scopes: key.scopes, grants: keyGrants({ type: key.type, scopes: key.scopes, integrationType, rotated }, catalogue) };
+    shared.set(signature, held);
+  }
+  return held;
+}
+
+export function principalForKey(
+  key: ApiKey,
+  integrationType: IntegrationType | null,
+  catalogue: PermissionCatalogue,
+): ApiKeyPrincipal {
+  const { secretEncrypted: _ciphertext, ...verified } = key;
+  const { scopes, grants } = heldScope(key, integrationType, catalogue);
   return {
     kind: 'API_KEY',
-    key,
-    grants: keyGrants({ type: key.type, scopes: key.scopes, integrationType, rotated: key.rotatedToId !== null }, catalogue),
+    key: { ...verified, scopes },
+    grants,
     actor: { type: 'API_KEY', id: key.id, displayName: key.name },
   };
 }
@@ -60,10 +98,11 @@ export async function authenticateKey(deps: Deps, secret: string): Promise<Princ
     const startedAt = deps.keyCache.begin();
     const key = await findKeyByDigest(deps.db, digest);
     if (!key || !digestsEqual(key.digest, digest) || key.deletedAt) return null;
-    principal = principalForKey(key, await integrationTypeOfKey(deps.db, key), deps.gateway.catalogue);
+    // The row's digest equals the looked-up one (just compared): keep one string, the cache's key.
+    principal = principalForKey({ ...key, digest }, await integrationTypeOfKey(deps.db, key), deps.gateway.catalogue);
     deps.keyCache.set(digest, principal, startedAt);
   }
-  if (principal.kind !== 'API_KEY' || !canAuthenticate(principal.key, deps.clock.now())) return null;
+  if (!canAuthenticate(principal.key, deps.clock.now())) return null;
   deps.keyUsage.touch(principal.key.id);
   return principal;
 }

@@ -8,9 +8,16 @@ import { roleGrants } from '../permission/permission.model.js';
 /** The authenticated caller of one request. */
 export type Principal = ApiKeyPrincipal | UserPrincipal;
 
+/**
+ * The key of an API key caller: its row without the ciphertext. Nothing on
+ * the request path needs key material (a reveal reads the row itself), and
+ * the verified-key cache holds one of these per key.
+ */
+export type VerifiedKey = Omit<ApiKey, 'secretEncrypted'>;
+
 export interface ApiKeyPrincipal {
   kind: 'API_KEY';
-  key: ApiKey;
+  key: VerifiedKey;
   /** The key's permissions, computed once per request. */
   grants: Grants;
   actor: Actor;
