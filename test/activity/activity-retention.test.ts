@@ -109,6 +109,82 @@ describe(`activity retention (${dialect})`, () => {
     expect(stats.skipped).toBe(skipped + 1);
     expect((await stored(leaping, tenant)).length).toBe(3);
   });
+
+  it('deletes webhook events (and their deliveries) 30 days old once nothing of them is pending, and keeps the rest', async () => {
+    const tenant = await seedTenant(t);
+    const { db } = t.keygate.deps;
+    const now = t.clock.now().getTime();
+    const at = (daysAgo: number) => new Date(now - daysAgo * DAY).toISOString();
+    await db
+      .insertInto('webhook_endpoints')
+      .values({
+        id: 'whe_0000000000000000000000RETN',
+        account_id: tenant.accountId,
+        environment_id: tenant.dev.id,
+        url: 'https://hooks.example.com/x',
+        description: null,
+        event_types: '[]',
+        enabled: dialect === 'sqlite' ? 1 : true,
+        secret_encrypted: 'sealed',
+        previous_secret_encrypted: null,
+        previous_secret_expires_at: null,
+        created_at: at(40),
+        updated_at: at(40),
+      })
+      .execute();
+    const events = [
+      ['wev_000000000000000000000OLDDONE', 31, 'SUCCEEDED'],
+      ['wev_000000000000000000000OLDFAIL', 45, 'FAILED'],
+      ['wev_00000000000000000000OLDPEND', 31, 'PENDING'],
+      ['wev_000000000000000000000RECENT', 29, 'SUCCEEDED'],
+    ] as const;
+    for (const [id, daysAgo, status] of events) {
+      await db
+        .insertInto('webhook_events')
+        .values({
+          id,
+          account_id: tenant.accountId,
+          environment_id: tenant.dev.id,
+          type: 'webhook.test',
+          payload: '{}',
+          dedupe_key: null,
+          created_at: at(daysAgo),
+        })
+        .execute();
+      await db
+        .insertInto('webhook_deliveries')
+        .values({
+          id: id.replace('wev_', 'whd_'),
+          event_id: id,
+          endpoint_id: 'whe_0000000000000000000000RETN',
+          environment_id: tenant.dev.id,
+          status,
+          attempts: 1,
+          next_attempt_at: null,
+          last_attempt_at: at(daysAgo),
+          last_response_status: 200,
+          last_error: null,
+          claimed_by: null,
+          claimed_until: null,
+          created_at: at(daysAgo),
+        })
+        .execute();
+    }
+    await t.keygate.deps.activityLog.worker.run();
+    const left = await db
+      .selectFrom('webhook_events')
+      .select('id')
+      .where('environment_id', '=', tenant.dev.id)
+      .orderBy('id')
+      .execute();
+    expect(left.map((e) => e.id)).toEqual(['wev_00000000000000000000OLDPEND', 'wev_000000000000000000000RECENT'].sort());
+    const deliveries = await db
+      .selectFrom('webhook_deliveries')
+      .select('event_id')
+      .where('environment_id', '=', tenant.dev.id)
+      .execute();
+    expect(deliveries.map((d) => d.event_id).sort()).toEqual(left.map((e) => e.id));
+  });
 });
 
 /** Makes deletes of activity events fail (as an unavailable database would) until the returned function is called. */

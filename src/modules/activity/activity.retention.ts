@@ -65,7 +65,14 @@ export class RetentionWorker {
   private baseline: { wall: number; mono: number } | null = null;
   private closed = false;
   /** What the last passes did (tests and metrics read it). */
-  readonly stats = { passes: 0, eventsDeleted: 0, countsDeleted: 0, partitionsDropped: 0, skipped: 0 };
+  readonly stats = {
+    passes: 0,
+    eventsDeleted: 0,
+    countsDeleted: 0,
+    partitionsDropped: 0,
+    webhookEventsDeleted: 0,
+    skipped: 0,
+  };
 
   constructor(private readonly options: RetentionOptions) {}
 
@@ -125,6 +132,7 @@ export class RetentionWorker {
     try {
       await this.dropAgedPartitions();
       await this.deleteAgedRows();
+      await this.deleteAgedWebhookEvents();
       this.stats.passes++;
     } catch (err) {
       if (!isDatabaseUnavailable(err)) this.options.logger.error({ err }, 'activity retention failed');
@@ -142,6 +150,39 @@ export class RetentionWorker {
       await dropPartition(store.db, partition.name, partition.attached);
       store.partitions?.forget(partition.day);
       this.stats.partitionsDropped++;
+    }
+  }
+
+  /**
+   * Webhook events older than WEBHOOK_RETENTION_DAYS whose deliveries are
+   * all finished (none PENDING), with their deliveries (cascade), in the same
+   * bounded batches. Scheduled notices concern expiries at most a week old,
+   * so a deleted notice is never due again.
+   */
+  private async deleteAgedWebhookEvents(): Promise<void> {
+    const { store, clock } = this.options;
+    const batchSize = this.options.batchSize ?? 500;
+    const cutoff = new Date(clock.now().getTime() - WEBHOOK_RETENTION_DAYS * DAY).toISOString();
+    for (let deleted = batchSize; deleted === batchSize && !this.closed; ) {
+      const aged = store.db
+        .selectFrom('webhook_events')
+        .select('id')
+        .where('created_at', '<', cutoff)
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom('webhook_deliveries')
+                .select('webhook_deliveries.id')
+                .whereRef('webhook_deliveries.event_id', '=', 'webhook_events.id')
+                .where('webhook_deliveries.status', '=', 'PENDING'),
+            ),
+          ),
+        )
+        .limit(batchSize);
+      const result = await store.db.deleteFrom('webhook_events').where('id', 'in', aged).executeTakeFirst();
+      deleted = Number(result.numDeletedRows);
+      this.stats.webhookEventsDeleted += deleted;
+      await yieldToRequests();
     }
   }
 
@@ -181,6 +222,9 @@ export class RetentionWorker {
     }
   }
 }
+
+/** How long webhook events and their deliveries are kept once nothing is left to deliver. */
+export const WEBHOOK_RETENTION_DAYS = 30;
 
 /** Lets waiting requests run between two delete statements (better-sqlite3 holds the event loop while one runs). */
 const yieldToRequests = () => new Promise<void>((resolve) => setImmediate(resolve));
