@@ -119,6 +119,23 @@ describe('reads', () => {
     expect(reads.stats.sent - sent).toBe(6);
   });
 
+  it("carry activity's page and its count, which answer what was written", async () => {
+    const { reads } = t.keygate.deps;
+    await t.query('query ($env: ID!) { apiKeys(environmentId: $env) { totalCount } }', { env: tenant.dev.id }, { token: tenant.owner.token });
+    const sent = reads.stats.sent;
+    const { body } = await t.query(
+      'query ($env: ID!) { activity(environmentId: $env, first: 50) { totalCount edges { node { field } } } }',
+      { env: tenant.dev.id },
+      { token: tenant.owner.token },
+    );
+    expect(body.errors).toBeUndefined();
+    const fields = body.data!.activity.edges.map((e: { node: { field: string } }) => e.node.field);
+    expect(fields).toContain('apiKeys');
+    expect(body.data!.activity.totalCount).toBe(fields.length);
+    // One statement for the page, at least one for the count (the hourly counters).
+    expect(reads.stats.sent - sent).toBeGreaterThanOrEqual(2);
+  });
+
   it('run only SELECTs: a write built on reads.db is refused and changes nothing', async () => {
     const { reads, db } = t.keygate.deps;
     await expect(reads.db.deleteFrom('api_keys').execute()).rejects.toThrow('Reads run only SELECTs, not a DeleteQueryNode.');

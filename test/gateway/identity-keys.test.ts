@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { createKeygate, type Keygate } from '../../src/app.js';
 import { parseIdentityKey } from '../../src/modules/gateway/identity.js';
@@ -32,6 +33,52 @@ describe('identity keys', () => {
     expect(() => parseIdentityKey(rsa)).toThrow(/Ed25519 or P-256/);
     expect(() => parseIdentityKey('not a key')).toThrow(/PKCS#8/);
   });
+
+  for (const type of ['ed25519', 'ec'] as const) {
+    it(`sign with ${type === 'ec' ? 'ES256' : 'EdDSA'} tokens that jose verifies with the served JWKS, claims and expiry as SPEC §9 says`, async () => {
+      const upstream = await startYogaUpstream('ping', SDL, { Query: { ping: () => 1 } });
+      const clock = new ManualClock('2026-06-01T12:00:00.000Z');
+      const keygate = await createKeygate({
+        config: await testKeygateConfig({
+          upstreamsFile: upstreamsFile([upstream], { ping: { reloadSeconds: 0 } }),
+          identityKeyPem: pem(type),
+          dataDir: tmpdir(),
+        }),
+        clock,
+      });
+      try {
+        const identity = keygate.deps.gateway.identity!;
+        const claims = {
+          sub: 'key_1',
+          jti: 'req_1',
+          kg_principal: 'api_key' as const,
+          kg_account: 'acc_1',
+          kg_environment: 'env_1',
+          kg_key_type: 'SCOPED',
+          kg_scopes: ['orders:read', 'é ünïcode:read'],
+        };
+        const token = await identity.sign('ping', claims);
+        const jwks = createLocalJWKSet({ keys: await jwksOf(keygate) } as never);
+        const header = decodeProtectedHeader(token);
+        expect(header).toEqual({ alg: type === 'ec' ? 'ES256' : 'EdDSA', kid: identity.kid, typ: 'JWT' });
+        const { payload } = await jwtVerify(token, jwks, {
+          issuer: 'keygate',
+          audience: 'ping',
+          algorithms: [header.alg!],
+          currentDate: clock.now(),
+        });
+        expect(payload).toEqual({ ...claims, iss: 'keygate', aud: 'ping', iat: 1780315200, exp: 1780315260 });
+        // Another audience, a changed payload and an expired token are refused.
+        await expect(jwtVerify(token, jwks, { audience: 'orders', currentDate: clock.now() })).rejects.toThrow();
+        const [h, , sig] = token.split('.');
+        const forged = `${h}.${Buffer.from(JSON.stringify({ ...payload, kg_scopes: ['*'] })).toString('base64url')}.${sig}`;
+        await expect(jwtVerify(forged, jwks, { currentDate: clock.now() })).rejects.toThrow(/signature/);
+        await expect(jwtVerify(token, jwks, { currentDate: new Date(clock.now().getTime() + 61_000) })).rejects.toThrow(/exp/);
+      } finally {
+        await keygate.close();
+      }
+    });
+  }
 
   it('keep a replaced key in the JWKS until every token it signed has expired, then drop it', async () => {
     const upstream = await startYogaUpstream('ping', SDL, { Query: { ping: () => 1 } });

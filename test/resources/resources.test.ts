@@ -239,7 +239,9 @@ describe('customer list with subscriptions', () => {
     } finally {
       stop();
     }
-    return seen.filter((sql) => !sql.startsWith('insert into "activity_events"'));
+    // The page's reads only: the activity log's and key usage's writes flush on their own schedule,
+    // so one of them may or may not land inside this window whatever the page size.
+    return seen.filter((sql) => /^\s*select\b/i.test(sql) && !sql.includes('"activity_'));
   };
 
   it('costs a constant number of SQL statements whatever the page size (DataLoader)', async () => {

@@ -35,7 +35,9 @@ export async function listActivity(ctx: RequestContext, args: ListActivityArgs):
   await ctx.deps.activity.flush();
   const { store, retention } = ctx.deps.activityLog;
   const read: ActivityRead = {
-    db: store.db,
+    // Pages and counts are reads whose cost could grow with the data: on a SQLite file they run in a
+    // reader process (src/database/reader.ts), never on the connection every request shares.
+    db: ctx.reads,
     dialect: store.dialect,
     refs: store.refs,
     cutoffMs: retention.cutoffMs(account?.plan ?? 'FREE', ctx.clock.now().getTime()),
