@@ -121,7 +121,11 @@ describe('reads', () => {
 
   it("carry activity's page and its count, which answer what was written", async () => {
     const { reads } = t.keygate.deps;
-    await t.query('query ($env: ID!) { apiKeys(environmentId: $env) { totalCount } }', { env: tenant.dev.id }, { token: tenant.owner.token });
+    await t.query(
+      'query ($env: ID!) { apiKeys(environmentId: $env) { totalCount } }',
+      { env: tenant.dev.id },
+      { token: tenant.owner.token },
+    );
     const sent = reads.stats.sent;
     const { body } = await t.query(
       'query ($env: ID!) { activity(environmentId: $env, first: 50) { totalCount edges { node { field } } } }',
