@@ -9,7 +9,7 @@ import { startRawUpstream, startYogaUpstream, type TestUpstream } from '../harne
 /** Every faulty upstream serves this SDL (read from a file, so a dead one can still be configured). */
 const SDL = 'type Query { value: Int }';
 
-type Behaviour = 'hang' | '500' | 'html' | 'huge' | 'redirect' | 'error';
+type Behaviour = 'hang' | '500' | 'html' | 'huge' | 'redirect' | 'error' | 'data' | 'extensions';
 let behaviour: Behaviour = 'hang';
 
 let t: TestKeygate;
@@ -30,6 +30,12 @@ async function closedPort(): Promise<number> {
 beforeAll(async () => {
   faulty = await startRawUpstream('faulty', (_req, res) => {
     switch (behaviour) {
+      case 'data':
+        res.setHeader('content-type', 'application/json');
+        return res.end('{ "data" : { "value" : 7 } }');
+      case 'extensions':
+        res.setHeader('content-type', 'application/json');
+        return res.end('{"data":{"value":7},"extensions":{"trace":"db=orders-7 host=10.0.0.12"}}');
       case 'hang':
         return; // never answers
       case '500':
@@ -167,6 +173,17 @@ describe('upstream faults', () => {
       errors: [{ message: 'Value is out of stock.', path: ['value'], extensions: { code: 'OUT_OF_STOCK', upstream: 'faulty' } }],
     });
     expect(faulty.received.length - from).toBe(1);
+  });
+
+  it('answers an operation of its own alone with the upstream’s data as it wrote it, and never its extensions', async () => {
+    behaviour = 'data';
+    const res = await t.fetch({ query: 'query Alone { value }' }, { 'x-api-key': tenant.dev.fullAccessKey.secret });
+    // Data alone: the upstream's text is relayed as it came (spacing included), not serialized anew.
+    expect(await res.text()).toBe('{ "data" : { "value" : 7 } }');
+    behaviour = 'extensions';
+    const { body } = await ask('query Alone { value }');
+    expect(body).toEqual({ data: { value: 7 } });
+    expect(JSON.stringify(body)).not.toMatch(/trace|orders-7|10\.0\.0/);
   });
 
   it('keeps serving after every fault', async () => {

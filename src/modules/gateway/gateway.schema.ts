@@ -25,6 +25,7 @@ import { missingPermission } from '../../shared/errors.js';
 import { recordPlace } from '../activity/activity.places.js';
 import { missingFor, type Requirement, satisfies } from '../permission/permission.model.js';
 import { settledCallerOf, upstreamCallerOf } from './upstream.caller.js';
+import type { UpstreamAnswer } from './upstream.fetch.js';
 import type { UpstreamRules } from './upstream.permissions.js';
 
 /** An upstream ready to serve: its schema (from its SDL), its rules and how to reach it. */
@@ -34,8 +35,10 @@ export interface LoadedUpstream {
   rules: UpstreamRules;
   /** What delegation sends through (it batches the root fields of one request into one upstream request). */
   executor: Executor;
-  /** The upstream's HTTP executor itself: the passthrough sends a whole operation with it. */
+  /** The upstream's HTTP executor itself (an answer without data goes back through delegation with it). */
   send: Executor;
+  /** Sends one whole operation as the client wrote it (the passthrough), with this request's headers and identity token. */
+  post(ctx: RequestContext, body: { query: string; variables?: unknown; operationName?: string }): Promise<UpstreamAnswer>;
   /** Runs before each root field is sent: signs the identity token for this request (and records where it landed). */
   beforeSend(ctx: RequestContext): Promise<void>;
 }

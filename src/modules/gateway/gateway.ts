@@ -12,7 +12,7 @@ import { assertNoCollisions, buildGatewaySchema, type LoadedUpstream } from './g
 import type { IdentityTokens } from './identity.js';
 import { upstreamCallerOf } from './upstream.caller.js';
 import { readUpstreamsFile, type UpstreamConfig, type UpstreamsFile } from './upstream.config.js';
-import { upstreamFetch } from './upstream.fetch.js';
+import { upstreamClient } from './upstream.fetch.js';
 import { answeredWithoutData, Passthrough } from './upstream.passthrough.js';
 import { applyDefaultDeny, type UpstreamRules, upstreamRules } from './upstream.permissions.js';
 import { buildUpstreamSchema, cleanUpstreamSdl, UpstreamSchemaError } from './upstream.sdl.js';
@@ -175,22 +175,26 @@ export class Gateway {
 
   private async load(upstream: UpstreamConfig): Promise<LoadedUpstream> {
     const { schema, rules } = await readUpstream(upstream, this.options.logger);
+    const client = upstreamClient(upstream, this.options.logger);
     const forwarded = upstream.forwardHeaders;
+    /** What an upstream request carries: the headers it may forward and this request's identity token, nothing else. */
+    const headersFor = (ctx: RequestContext): Record<string, string> => {
+      const headers: Record<string, string> = {};
+      for (const name of forwarded) {
+        const value = ctx.request.headers.get(name);
+        if (value !== null) headers[name] = value;
+      }
+      const token = tokens.get(ctx.request)?.get(upstream.name);
+      if (token) headers.authorization = `Bearer ${token}`;
+      return headers;
+    };
     const send = buildHTTPExecutor({
       endpoint: upstream.url,
-      fetch: upstreamFetch(upstream, this.options.logger),
+      fetch: client.fetch,
       deduplicateInflightRequests: false,
       headers: (request) => {
         const ctx = request?.context as RequestContext | undefined;
-        const headers: Record<string, string> = {};
-        if (!ctx) return headers;
-        for (const name of forwarded) {
-          const value = ctx.request.headers.get(name);
-          if (value !== null) headers[name] = value;
-        }
-        const token = tokens.get(ctx.request)?.get(upstream.name);
-        if (token) headers.authorization = `Bearer ${token}`;
-        return headers;
+        return ctx ? headersFor(ctx) : {};
       },
     });
     return {
@@ -198,6 +202,7 @@ export class Gateway {
       schema,
       rules,
       send,
+      post: (ctx, body) => client.post(JSON.stringify(body), headersFor(ctx)),
       // An answer without data the passthrough already got is this request's answer: not asked for twice.
       executor: (request) => answeredWithoutData(request.context as RequestContext | undefined, upstream.name) ?? send(request),
       beforeSend: async (ctx) => {
@@ -208,7 +213,7 @@ export class Gateway {
         }
         if (mine.has(upstream.name) || !this.options.identity) return;
         const caller = await upstreamCallerOf(ctx);
-        mine.set(upstream.name, await this.options.identity.sign(upstream.name, { ...caller.claims, jti: ctx.requestId }));
+        mine.set(upstream.name, this.options.identity.sign(upstream.name, { ...caller.claims, jti: ctx.requestId }));
       },
     };
   }
@@ -238,12 +243,12 @@ function sameCatalogue(a: PermissionCatalogue, b: PermissionCatalogue): boolean 
 /** The upstream's SDL: its file, or its Federation `_service { sdl }` within its timeout. */
 async function sdlOf(upstream: UpstreamConfig, logger: Logger): Promise<string> {
   if (upstream.schema.kind === 'file') return fs.readFileSync(upstream.schema.path, 'utf8');
-  const response = await upstreamFetch(upstream, logger)(upstream.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json' },
-    body: JSON.stringify({ query: SDL_QUERY }),
-  });
-  const result = (await response.json()) as { data?: { _service?: { sdl?: unknown } } | null; errors?: { message: string }[] };
+  const { result } = (await upstreamClient(upstream, logger).post(JSON.stringify({ query: SDL_QUERY }), {})) as {
+    result: {
+      data?: { _service?: { sdl?: unknown } } | null;
+      errors?: { message: string }[];
+    };
+  };
   const sdl = result.data?._service?.sdl;
   if (typeof sdl !== 'string') {
     const why = result.errors?.[0]?.message ?? 'no _service.sdl in the answer';

@@ -108,43 +108,67 @@ function exchange(url: URL, init: RequestInit, agent: http.Agent, limit: number,
   });
 }
 
+/** A GraphQL result an upstream gave, or the one Keygate gives in its place: `UPSTREAM_UNAVAILABLE`. */
+export type UpstreamResult = { data?: unknown; errors?: readonly Record<string, unknown>[] } & Record<string, unknown>;
+
+/** Sends one GraphQL request body to the upstream and resolves its answer, never rejecting. */
+export type UpstreamPost = (body: string, headers: Record<string, string>) => Promise<UpstreamAnswer>;
+
 /**
- * The `fetch` every request to one upstream goes through. Node's HTTP client
- * over a kept-alive agent of its own (connections are reused; a fraction of
- * the CPU of the global fetch, whose web streams and Request objects cost
- * more than the rest of a gateway request: README "Performance"), a deadline
- * of `timeoutMs` for the whole exchange, redirects not followed, and the body
+ * How Keygate talks to one upstream. Node's HTTP client over a kept-alive
+ * agent of its own (connections are reused; a fraction of the CPU of the
+ * global fetch, whose web streams and Request objects cost more than the
+ * rest of a gateway request: README "Performance"), a deadline of
+ * `timeoutMs` for the whole exchange, redirects not followed, and the body
  * read up to `maxResponseBytes`. Whatever goes wrong (no answer in time, a
  * 5xx, a body that is not a GraphQL result, one that is too large) becomes
- * a GraphQL result carrying `UPSTREAM_UNAVAILABLE`, so the executor and the
- * delegation only ever see GraphQL.
+ * a GraphQL result carrying `UPSTREAM_UNAVAILABLE`, so callers only ever
+ * see GraphQL.
+ *
+ * `fetch` is what graphql-tools' HTTP executor (delegation) and the SDL read
+ * go through; `post` is the passthrough's (upstream.passthrough.ts): the
+ * same exchange, its answer parsed once and handed over as it is, without
+ * a Response object for the executor to read and parse again.
  */
-export function upstreamFetch(upstream: UpstreamConfig, logger: Logger) {
+export function upstreamClient(upstream: UpstreamConfig, logger: Logger): { fetch: UpstreamFetch; post: UpstreamPost } {
   const target = new URL(upstream.url);
   const options = { keepAlive: true, maxSockets: MAX_SOCKETS, timeout: IDLE_SOCKET_MS };
   const agent = target.protocol === 'https:' ? new https.Agent(options) : new http.Agent(options);
-  const answer = (body: string) => new Response(body, { status: 200, headers: { 'content-type': 'application/json' } });
-  const fault = (fault: Fault, detail?: unknown) => {
+  const unavailable = (fault: Fault, detail?: unknown): UpstreamAnswer => {
     logger.warn({ upstream: upstream.name, fault, err: detail instanceof Error ? detail : undefined }, 'upstream unavailable');
-    return answer(unavailableBody(upstream.name));
+    const text = unavailableBody(upstream.name);
+    return { text, result: JSON.parse(text) as UpstreamResult };
   };
-  return async (url: string, init: RequestInit = {}): Promise<Response> => {
+  const call = async (url: URL, init: RequestInit): Promise<UpstreamAnswer> => {
     const deadline: Deadline = { at: Date.now() + upstream.timeoutMs, passed: false };
-    const target = new URL(url);
-    let result = await exchange(target, init, agent, upstream.maxResponseBytes, deadline);
+    let result = await exchange(url, init, agent, upstream.maxResponseBytes, deadline);
     // A kept-alive connection the upstream closed as it was reused: the request never reached it (Node's advice: retry once).
     if (result.kind === 'failed' && result.reusedSocket && (result.error as NodeJS.ErrnoException).code === 'ECONNRESET')
-      result = await exchange(target, init, agent, upstream.maxResponseBytes, deadline);
-    if (result.kind === 'failed') return fault(deadline.passed ? 'timeout' : 'unreachable', result.error);
-    if (result.kind === 'too large') return fault('too large');
-    if (result.status >= 500 || (result.status >= 300 && result.status < 400)) return fault('server error');
+      result = await exchange(url, init, agent, upstream.maxResponseBytes, deadline);
+    if (result.kind === 'failed') return unavailable(deadline.passed ? 'timeout' : 'unreachable', result.error);
+    if (result.kind === 'too large') return unavailable('too large');
+    if (result.status >= 500 || (result.status >= 300 && result.status < 400)) return unavailable('server error');
     let parsed: unknown;
     try {
       parsed = JSON.parse(result.body);
     } catch {
-      return fault('not GraphQL');
+      return unavailable('not GraphQL');
     }
-    if (!isGraphQLResult(parsed)) return fault('not GraphQL');
-    return answer(result.body);
+    return isGraphQLResult(parsed) ? { text: result.body, result: parsed as UpstreamResult } : unavailable('not GraphQL');
   };
+  const json = { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' };
+  return {
+    fetch: async (url, init = {}) =>
+      new Response((await call(new URL(url), init)).text, { status: 200, headers: { 'content-type': 'application/json' } }),
+    post: (body, headers) => call(target, { method: 'POST', body, headers: { ...headers, ...json } }),
+  };
+}
+
+/** The `fetch` graphql-tools' HTTP executor takes. */
+export type UpstreamFetch = (url: string, init?: RequestInit) => Promise<Response>;
+
+/** A usable answer: its text as it came (the executor parses it itself; the passthrough may relay it) and parsed. */
+export interface UpstreamAnswer {
+  text: string;
+  result: UpstreamResult;
 }

@@ -1,4 +1,4 @@
-import { type ExecutionResult, isAsyncIterable } from '@graphql-tools/utils';
+import { createGraphQLError, type ExecutionResult } from '@graphql-tools/utils';
 import {
   type DocumentNode,
   type ExecutionArgs,
@@ -8,6 +8,7 @@ import {
   isScalarType,
   Kind,
   type OperationDefinitionNode,
+  print,
   specifiedScalarTypes,
   TypeInfo,
   visit,
@@ -19,9 +20,10 @@ import { recordPlace } from '../activity/activity.places.js';
 import { type Requirement, satisfies } from '../permission/permission.model.js';
 import { type LoadedUpstream, markUpstreamError } from './gateway.schema.js';
 import { upstreamCallerOf } from './upstream.caller.js';
+import type { UpstreamResult } from './upstream.fetch.js';
 
 /** What the passthrough needs of a loaded upstream: its schema and rules, its own executor, its identity token. */
-export type PassthroughUpstream = Pick<LoadedUpstream, 'name' | 'schema' | 'rules' | 'send' | 'beforeSend'>;
+export type PassthroughUpstream = Pick<LoadedUpstream, 'name' | 'schema' | 'rules' | 'post' | 'beforeSend'>;
 
 /**
  * An operation the gateway may hand to one upstream whole: every root field
@@ -30,6 +32,8 @@ export type PassthroughUpstream = Pick<LoadedUpstream, 'name' | 'schema' | 'rule
 interface Plan {
   upstream: PassthroughUpstream;
   operation: OperationDefinitionNode;
+  /** The document as sent, printed once. */
+  query: string;
   rootKeys: readonly string[];
   requirements: readonly Requirement[];
 }
@@ -113,7 +117,7 @@ export class Passthrough {
         },
       }),
     );
-    return { upstream, operation, rootKeys, requirements: [...requirements.values()] };
+    return { upstream, operation, query: print(document), rootKeys, requirements: [...requirements.values()] };
   }
 }
 
@@ -148,28 +152,55 @@ async function execute(args: ExecutionArgs, passthrough: Passthrough, fallback: 
   for (const key of plan.rootKeys) recordPlace(ctx, place, key);
   const { upstream } = plan;
   await upstream.beforeSend(ctx);
-  const result = await upstream.send({
-    document: args.document,
-    variables: (args.variableValues ?? undefined) as Record<string, unknown> | undefined,
+  const { text, result } = await upstream.post(ctx, {
+    query: plan.query,
+    variables: args.variableValues ?? undefined,
     operationName: args.operationName ?? undefined,
-    operationType: plan.operation.operation,
-    context: ctx,
   });
-  // Only subscriptions and incremental delivery stream, and neither reaches an upstream.
-  if (isAsyncIterable(result)) throw new Error(`upstream ${upstream.name} streamed an answer to a ${plan.operation.operation}`);
-  if (result.data == null && !result.errors?.some((e) => e.path)) {
+  const errors = result.errors?.map((e) => toGraphQLError(e));
+  if (result.data == null && !errors?.some((e) => e.path)) {
     let mine = answered.get(ctx.request);
     if (!mine) {
       mine = new Map();
       answered.set(ctx.request, mine);
     }
-    mine.set(upstream.name, result);
+    mine.set(upstream.name, { data: null, errors });
     return fallback(args);
   }
-  const mark = markUpstreamError(upstream.name);
-  return result.errors?.length
-    ? { data: result.data, errors: result.errors.map((e) => mark(e as GraphQLError)) }
-    : { data: result.data };
+  if (errors?.length) {
+    const mark = markUpstreamError(upstream.name);
+    return { data: result.data, errors: errors.map(mark) };
+  }
+  return relayed(result, text);
+}
+
+/**
+ * The upstream's data as the answer. When the upstream answered with data
+ * alone, its text is that answer already: Yoga's result processor takes a
+ * result's own `stringify` (as it does for graphql-jit's), so the text is
+ * sent as it came instead of being serialized anew (for a few kilobytes of
+ * data, serializing cost more than the rest of the gateway's own work). The
+ * text is used only while the result still holds exactly that data;
+ * anything a later step changed or added is serialized as usual.
+ */
+function relayed(result: UpstreamResult, text: string): ExecutionResult {
+  const data = result.data as ExecutionResult['data'];
+  if (Object.keys(result).length !== 1) return { data };
+  return {
+    data,
+    stringify: (r: unknown) => {
+      const out = r as ExecutionResult;
+      return out.data === data && out.errors === undefined && out.extensions === undefined ? text : JSON.stringify(r);
+    },
+  } as ExecutionResult;
+}
+
+/** An error as the upstream wrote it (JSON), as graphql-js and delegation handle errors. */
+function toGraphQLError(error: Record<string, unknown>): GraphQLError {
+  const path = Array.isArray(error.path) ? (error.path as (string | number)[]) : undefined;
+  const extensions =
+    error.extensions && typeof error.extensions === 'object' ? (error.extensions as Record<string, unknown>) : {};
+  return createGraphQLError(typeof error.message === 'string' ? error.message : 'Upstream error', { path, extensions });
 }
 
 /** Hands operations one upstream can answer whole to it (see `Passthrough`); the gateway's current state decides. */
