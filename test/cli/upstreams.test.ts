@@ -114,6 +114,11 @@ describe('keygate serve with a bad upstreams file', () => {
       [/upstream "orders": url must not carry credentials\./],
     ],
     [
+      'deduplicate that is not true or false',
+      () => config([{ ...fromFile('orders', 'orders.graphql'), deduplicate: 'yes' }], { 'orders.graphql': ORDERS_SDL }),
+      [/upstream "orders": deduplicate must be true or false, got "yes"\./],
+    ],
+    [
       'a file that is not JSON',
       () => {
         const file = config([]);

@@ -37,8 +37,16 @@ export interface LoadedUpstream {
   executor: Executor;
   /** The upstream's HTTP executor itself (an answer without data goes back through delegation with it). */
   send: Executor;
-  /** Sends one whole operation as the client wrote it (the passthrough), with this request's headers and identity token. */
-  post(ctx: RequestContext, body: { query: string; variables?: unknown; operationName?: string }): Promise<UpstreamAnswer>;
+  /**
+   * Sends one whole operation as the client wrote it (the passthrough), with this request's headers and identity
+   * token (signed here). `query`: it is a query, so an identical one of the same identity already in flight may
+   * answer it (upstream.share.ts) unless the upstream's `deduplicate` is off.
+   */
+  post(
+    ctx: RequestContext,
+    body: { query: string; variables?: unknown; operationName?: string },
+    query: boolean,
+  ): Promise<UpstreamAnswer>;
   /** Runs before each root field is sent: signs the identity token for this request (and records where it landed). */
   beforeSend(ctx: RequestContext): Promise<void>;
 }

@@ -10,12 +10,13 @@ import type { Notifications } from '../../database/notifications.js';
 import { BUILT_IN_CATALOGUE, PermissionCatalogue, type PermissionDefinition } from '../permission/permission.catalogue.js';
 import { assertNoCollisions, buildGatewaySchema, type LoadedUpstream } from './gateway.schema.js';
 import type { IdentityTokens } from './identity.js';
-import { upstreamCallerOf } from './upstream.caller.js';
+import { settledCallerOf, upstreamCallerOf } from './upstream.caller.js';
 import { readUpstreamsFile, type UpstreamConfig, type UpstreamsFile } from './upstream.config.js';
-import { upstreamClient } from './upstream.fetch.js';
+import { type UpstreamAnswer, upstreamClient } from './upstream.fetch.js';
 import { answeredWithoutData, Passthrough } from './upstream.passthrough.js';
 import { applyDefaultDeny, type UpstreamRules, upstreamRules } from './upstream.permissions.js';
 import { buildUpstreamSchema, cleanUpstreamSdl, UpstreamSchemaError } from './upstream.sdl.js';
+import { InflightShare } from './upstream.share.js';
 
 /** What is served right now: one schema and the catalogue it was built with, swapped whole on reload. */
 export interface GatewayState {
@@ -27,6 +28,9 @@ export interface GatewayState {
 }
 
 const SDL_QUERY = '{ _service { sdl } }';
+
+/** Distinct identical-query groups in flight at once per upstream before requests go out unshared. */
+const MAX_SHARED_INFLIGHT = 1024;
 
 /** Identity tokens per request and upstream: signed once, read by the executor's header function. */
 const tokens = new WeakMap<Request, Map<string, string>>();
@@ -197,24 +201,39 @@ export class Gateway {
         return ctx ? headersFor(ctx) : {};
       },
     });
+    const beforeSend = async (ctx: RequestContext): Promise<void> => {
+      let mine = tokens.get(ctx.request);
+      if (!mine) {
+        mine = new Map();
+        tokens.set(ctx.request, mine);
+      }
+      if (mine.has(upstream.name) || !this.options.identity) return;
+      const caller = await upstreamCallerOf(ctx);
+      mine.set(upstream.name, this.options.identity.sign(upstream.name, { ...caller.claims, jti: ctx.requestId }));
+    };
+    const post = async (ctx: RequestContext, body: string): Promise<UpstreamAnswer> => {
+      await beforeSend(ctx);
+      return client.post(body, headersFor(ctx));
+    };
+    const share = upstream.deduplicate ? new InflightShare<UpstreamAnswer>(MAX_SHARED_INFLIGHT) : null;
     return {
       name: upstream.name,
       schema,
       rules,
       send,
-      post: (ctx, body) => client.post(JSON.stringify(body), headersFor(ctx)),
+      post: (ctx, operation, query) => {
+        const body = JSON.stringify(operation);
+        const caller = settledCallerOf(ctx);
+        if (!share || !query || !caller) return post(ctx, body);
+        // Everything the upstream could answer differently on (see upstream.share.ts): what is sent, but for the
+        // token's jti and times, which differ per request.
+        const forwardedValues = forwarded.map((name) => ctx.request.headers.get(name));
+        const key = `${body}\n${JSON.stringify(forwardedValues)}\n${JSON.stringify(caller.claims)}`;
+        return share.run(key, () => post(ctx, body));
+      },
       // An answer without data the passthrough already got is this request's answer: not asked for twice.
       executor: (request) => answeredWithoutData(request.context as RequestContext | undefined, upstream.name) ?? send(request),
-      beforeSend: async (ctx) => {
-        let mine = tokens.get(ctx.request);
-        if (!mine) {
-          mine = new Map();
-          tokens.set(ctx.request, mine);
-        }
-        if (mine.has(upstream.name) || !this.options.identity) return;
-        const caller = await upstreamCallerOf(ctx);
-        mine.set(upstream.name, this.options.identity.sign(upstream.name, { ...caller.claims, jti: ctx.requestId }));
-      },
+      beforeSend,
     };
   }
 

@@ -16,6 +16,8 @@ export interface UpstreamConfig {
   forwardHeaders: readonly string[];
   /** Largest upstream response body read, in bytes (bigger answers are UPSTREAM_UNAVAILABLE). */
   maxResponseBytes: number;
+  /** Identical queries of one identity in flight at once share one upstream request (upstream.share.ts); default true. */
+  deduplicate: boolean;
 }
 
 export interface UpstreamsFile {
@@ -79,7 +81,16 @@ function parseUpstream(raw: unknown, index: number, file: string, seen: Set<stri
   const where = `upstream "${name}": `;
   if (seen.has(name)) fail(file, where, 'the name is used twice.');
   seen.add(name);
-  const known = new Set(['name', 'url', 'schema', 'timeoutMs', 'reloadSeconds', 'forwardHeaders', 'maxResponseBytes']);
+  const known = new Set([
+    'name',
+    'url',
+    'schema',
+    'timeoutMs',
+    'reloadSeconds',
+    'forwardHeaders',
+    'maxResponseBytes',
+    'deduplicate',
+  ]);
   for (const k of Object.keys(entry)) if (!known.has(k)) fail(file, where, `unknown setting "${k}".`);
 
   let url: URL;
@@ -110,6 +121,10 @@ function parseUpstream(raw: unknown, index: number, file: string, seen: Set<stri
   const refused = forwardHeaders.filter((h) => NEVER_FORWARDED.has(h));
   if (refused.length) fail(file, where, `forwardHeaders may not name ${refused.join(', ')}: credentials never leave Keygate.`);
 
+  const deduplicate = entry.deduplicate ?? true;
+  if (typeof deduplicate !== 'boolean')
+    fail(file, where, `deduplicate must be true or false, got ${JSON.stringify(deduplicate)}.`);
+
   return {
     name,
     url: url.toString(),
@@ -118,6 +133,7 @@ function parseUpstream(raw: unknown, index: number, file: string, seen: Set<stri
     reloadSeconds: positiveWhole(entry.reloadSeconds, DEFAULT_RELOAD_SECONDS, file, where, 'reloadSeconds', 0),
     forwardHeaders: [...new Set(forwardHeaders)],
     maxResponseBytes: positiveWhole(entry.maxResponseBytes, DEFAULT_MAX_RESPONSE_BYTES, file, where, 'maxResponseBytes', 1024),
+    deduplicate,
   };
 }
 

@@ -23,7 +23,7 @@ import { upstreamCallerOf } from './upstream.caller.js';
 import type { UpstreamResult } from './upstream.fetch.js';
 
 /** What the passthrough needs of a loaded upstream: its schema and rules, its own executor, its identity token. */
-export type PassthroughUpstream = Pick<LoadedUpstream, 'name' | 'schema' | 'rules' | 'post' | 'beforeSend'>;
+export type PassthroughUpstream = Pick<LoadedUpstream, 'name' | 'schema' | 'rules' | 'post'>;
 
 /**
  * An operation the gateway may hand to one upstream whole: every root field
@@ -151,12 +151,11 @@ async function execute(args: ExecutionArgs, passthrough: Passthrough, fallback: 
   const place = { accountId: caller.claims.kg_account, environmentId: caller.claims.kg_environment };
   for (const key of plan.rootKeys) recordPlace(ctx, place, key);
   const { upstream } = plan;
-  await upstream.beforeSend(ctx);
-  const { text, result } = await upstream.post(ctx, {
-    query: plan.query,
-    variables: args.variableValues ?? undefined,
-    operationName: args.operationName ?? undefined,
-  });
+  const { text, result } = await upstream.post(
+    ctx,
+    { query: plan.query, variables: args.variableValues ?? undefined, operationName: args.operationName ?? undefined },
+    plan.operation.operation === 'query',
+  );
   const errors = result.errors?.map((e) => toGraphQLError(e));
   if (result.data == null && !errors?.some((e) => e.path)) {
     let mine = answered.get(ctx.request);
