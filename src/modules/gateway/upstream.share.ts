@@ -18,27 +18,18 @@
  */
 export class InflightShare<T> {
   readonly #inflight = new Map<string, Promise<T>>();
-  #shared = 0;
 
   constructor(private readonly limit: number) {}
 
   /** `send()`'s answer, or the answer of an identical request already in flight. */
   run(key: string, send: () => Promise<T>): Promise<T> {
     const pending = this.#inflight.get(key);
-    if (pending) {
-      this.#shared++;
-      return pending;
-    }
+    if (pending) return pending;
     if (this.#inflight.size >= this.limit) return send();
     const started = send();
     this.#inflight.set(key, started);
     const done = () => this.#inflight.delete(key);
     started.then(done, done);
     return started;
-  }
-
-  /** Requests answered by another's upstream request so far, and the queries in flight now. */
-  get stats(): { shared: number; inflight: number } {
-    return { shared: this.#shared, inflight: this.#inflight.size };
   }
 }
