@@ -60,4 +60,43 @@ describe('keygate serve', () => {
     expect(demoKeys).toHaveLength(4);
     for (const key of demoKeys) expect(logged.join('\n')).not.toContain(key);
   });
+
+  it('writes its access log while it runs, gathered into fewer writes, and every line by the time it exits', async () => {
+    const { env: logEnv } = await processEnv('serve-log');
+    const server = await startServeProcess(logEnv, ['--demo']);
+    let printed = '';
+    server.child.stdout!.on('data', (chunk: Buffer) => (printed += chunk.toString('utf8')));
+    const requestIds: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${server.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': `server-${'0'.repeat(49)}` },
+        body: JSON.stringify({ query: '{ viewer { kind } }' }),
+      });
+      requestIds.push(res.headers.get('x-request-id')!);
+    }
+    const logged = () =>
+      printed
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as { msg: string; requestId?: string });
+    // Three short lines are far below one gathered write: they still arrive while the server runs (the periodic flush).
+    const deadline = Date.now() + 10_000;
+    while (logged().filter((r) => r.msg === 'request').length < 3 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(server.child.exitCode).toBeNull();
+    expect(
+      logged()
+        .filter((r) => r.msg === 'request')
+        .map((r) => r.requestId),
+    ).toEqual(requestIds);
+    // Lines still gathered when it stops are written on the way out.
+    await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(await server.stop()).toBe(0);
+    expect(
+      logged()
+        .map((r) => r.msg)
+        .slice(-2),
+    ).toEqual(['request', 'shutting down']);
+  });
 });
