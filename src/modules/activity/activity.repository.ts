@@ -368,20 +368,29 @@ export async function countActivityEvents(read: ActivityRead): Promise<number> {
   return total;
 }
 
-/** Deletes up to `limit` events of an environment older than `cutoffMs`; returns how many. */
+/**
+ * Deletes up to `limit` events of an environment older than `cutoffMs`, the
+ * oldest first; returns how many. One range of the primary key (environment,
+ * id): up to the `limit`-th aged id, or to the cutoff when fewer are left.
+ * (`id in (select … limit n)` made PostgreSQL hash-join the subquery against
+ * every aged row of the environment, in each partition: 30 to 50 ms a batch
+ * of 500 at 100,000 aged events.)
+ */
 export async function deleteAgedEvents(db: Db, dialect: Dialect, environment: number, cutoffMs: number, limit: number) {
   const cutoff = idCodec(dialect).encode(bytesAtTime(cutoffMs));
-  const aged = db
+  const last = db
     .selectFrom('activity_events')
     .select('id')
     .where('environment', '=', environment)
     .where('id', '<', cutoff)
     .orderBy('id')
-    .limit(limit);
+    .offset(limit - 1)
+    .limit(1);
   const result = await db
     .deleteFrom('activity_events')
     .where('environment', '=', environment)
-    .where('id', 'in', aged)
+    .where('id', '<', cutoff)
+    .where('id', '<=', (eb) => eb.fn.coalesce(last, eb.val(cutoff)))
     .executeTakeFirst();
   return Number(result.numDeletedRows);
 }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { isDatabaseUnavailable } from '../../database/errors.js';
 import { type Clock, DAY, HOUR, MINUTE } from '../../shared/clock.js';
 import type { Plan } from '../account/account.table.js';
-import { dayOf, dropPartition, listPartitions } from './activity.partitions.js';
+import { dayOf, dropPartition, environmentsInPartition, listPartitions } from './activity.partitions.js';
 import { type ActivityStore, deleteAgedCounts, deleteAgedEvents, environmentsWithActivity } from './activity.repository.js';
 
 /** Days of activity each plan keeps (SPEC §3; KEYGATE_ACTIVITY_RETENTION_DAYS overrides them all). */
@@ -23,6 +23,11 @@ export class ActivityRetention {
   /** The longest any plan keeps (PostgreSQL drops whole days older than that). */
   get maxDays(): number {
     return this.overrideDays ?? Math.max(...Object.values(RETENTION_DAYS));
+  }
+
+  /** The shortest any plan keeps: no day younger than that can have aged for every environment. */
+  get minDays(): number {
+    return this.overrideDays ?? Math.min(...Object.values(RETENTION_DAYS));
   }
 
   /** The oldest time still visible for an account of this plan. */
@@ -52,7 +57,10 @@ const MAX_CLOCK_LEAP_MS = HOUR;
  * path and in bounded steps: every statement deletes at most `batchSize`
  * rows (its own transaction: a crash leaves whole batches, never part of
  * one) and the pass yields to requests between statements. On PostgreSQL,
- * days older than the longest window are dropped whole as partitions.
+ * a day is dropped whole as a partition once it has aged for every
+ * environment with events in it (at the latest when it is older than the
+ * longest window), so the rows are deleted one by one only where a day
+ * holds environments of different windows.
  * Reads never depend on it: they see only the window, whether or not the
  * aged rows are gone yet. A failed pass (the database away) is retried on
  * the next one; a wall clock that leaps ahead pauses deletion until it
@@ -140,17 +148,65 @@ export class RetentionWorker {
     }
   }
 
+  /**
+   * Partition days, by name, found holding an environment whose window still
+   * covers them, with the moment they age for every environment seen then:
+   * not looked into again before it. Only a shortcut: a day is looked into
+   * afresh before it is dropped.
+   */
+  private readonly heldUntil = new Map<string, number>();
+
   private async dropAgedPartitions(): Promise<void> {
     const { store, retention, clock } = this.options;
     if (store.dialect !== 'postgres') return;
-    // A partition is dropped once its whole day is older than the longest window.
-    const lastAgedDay = dayOf(clock.now().getTime() - retention.maxDays * DAY) - 1;
-    for (const partition of await listPartitions(store.db)) {
-      if (this.closed || partition.day > lastAgedDay) continue;
+    const nowMs = clock.now().getTime();
+    // Wholly older than the longest window: dropped whatever it holds.
+    const lastAgedDay = dayOf(nowMs - retention.maxDays * DAY) - 1;
+    // Wholly older than the shortest: dropped if it has aged for each environment in it.
+    const lastMaybeAgedDay = dayOf(nowMs - retention.minDays * DAY) - 1;
+    const partitions = await listPartitions(store.db);
+    for (const partition of partitions) {
+      if (this.closed) return;
+      if (partition.day > lastMaybeAgedDay) continue;
+      if (partition.day > lastAgedDay && !(await this.agedForEveryEnvironment(partition, nowMs))) continue;
       await dropPartition(store.db, partition.name, partition.attached);
       store.partitions?.forget(partition.day);
+      this.heldUntil.delete(partition.name);
       this.stats.partitionsDropped++;
+      await yieldToRequests();
     }
+    // Forget the days that are gone (dropped by another instance).
+    const names = new Set(partitions.map((p) => p.name));
+    for (const name of this.heldUntil.keys()) if (!names.has(name)) this.heldUntil.delete(name);
+  }
+
+  /**
+   * Whether the whole day of a partition is outside the window of every
+   * environment with events in it. An environment whose plan is not found
+   * (deleted) holds the day: the longest window drops it.
+   */
+  private async agedForEveryEnvironment(partition: { name: string; day: number }, nowMs: number): Promise<boolean> {
+    if ((this.heldUntil.get(partition.name) ?? 0) > nowMs) return false;
+    const { store, retention } = this.options;
+    const refs = await environmentsInPartition(store.db, partition.name);
+    const plans =
+      refs.length === 0
+        ? []
+        : await store.db
+            .selectFrom('activity_refs')
+            .innerJoin('environments', 'environments.id', 'activity_refs.ref')
+            .innerJoin('accounts', 'accounts.id', 'environments.account_id')
+            .select(['activity_refs.id as ref', 'accounts.plan'])
+            .where('activity_refs.id', 'in', refs)
+            .execute();
+    const dayEnd = (partition.day + 1) * DAY;
+    // The day has aged for an environment once its cutoff (a whole hour) reaches the day's end.
+    let agedAt = Number.NEGATIVE_INFINITY;
+    for (const { plan } of plans) agedAt = Math.max(agedAt, dayEnd + retention.days(plan) * DAY);
+    if (plans.length < refs.length) agedAt = dayEnd + retention.maxDays * DAY;
+    if (agedAt <= nowMs) return true;
+    this.heldUntil.set(partition.name, agedAt);
+    return false;
   }
 
   /**
