@@ -47,6 +47,12 @@ export interface RetentionOptions {
   intervalMs?: number;
   /** Rows per delete statement (default 500): short statements, so writers never wait long. */
   batchSize?: number;
+  /**
+   * Pause after each delete statement (default 2 ms), so the requests that
+   * wait on the event loop and on the database run between two batches (a
+   * bare yield left the next batch to start among their steps).
+   */
+  pauseMs?: number;
 }
 
 /** A wall clock ahead of the monotonic one by more than this is taken for a jump, not for time passing. */
@@ -83,6 +89,12 @@ export class RetentionWorker {
   };
 
   constructor(private readonly options: RetentionOptions) {}
+
+  /** Lets waiting requests run between two delete statements (better-sqlite3 holds the event loop while one runs). */
+  private pause(): Promise<void> {
+    const ms = this.options.pauseMs ?? PAUSE_MS;
+    return new Promise<void>((resolve) => (ms > 0 ? setTimeout(resolve, ms) : setImmediate(resolve)));
+  }
 
   start(): void {
     this.schedule(Math.min(this.options.intervalMs ?? MINUTE, 10_000));
@@ -173,7 +185,7 @@ export class RetentionWorker {
       store.partitions?.forget(partition.day);
       this.heldUntil.delete(partition.name);
       this.stats.partitionsDropped++;
-      await yieldToRequests();
+      await this.pause();
     }
     // Forget the days that are gone (dropped by another instance).
     const names = new Set(partitions.map((p) => p.name));
@@ -238,7 +250,7 @@ export class RetentionWorker {
       const result = await store.db.deleteFrom('webhook_events').where('id', 'in', aged).executeTakeFirst();
       deleted = Number(result.numDeletedRows);
       this.stats.webhookEventsDeleted += deleted;
-      await yieldToRequests();
+      await this.pause();
     }
   }
 
@@ -267,12 +279,12 @@ export class RetentionWorker {
         for (let deleted = batchSize; deleted === batchSize && !this.closed; ) {
           deleted = await deleteAgedEvents(store.db, store.dialect, env.ref, cutoff, batchSize);
           this.stats.eventsDeleted += deleted;
-          await yieldToRequests();
+          await this.pause();
         }
         for (let deleted = batchSize; deleted === batchSize && !this.closed; ) {
           deleted = await deleteAgedCounts(store.db, env.ref, cutoff, batchSize);
           this.stats.countsDeleted += deleted;
-          await yieldToRequests();
+          await this.pause();
         }
       }
     }
@@ -282,5 +294,5 @@ export class RetentionWorker {
 /** How long webhook events and their deliveries are kept once nothing is left to deliver. */
 export const WEBHOOK_RETENTION_DAYS = 30;
 
-/** Lets waiting requests run between two delete statements (better-sqlite3 holds the event loop while one runs). */
-const yieldToRequests = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** The default of RetentionOptions.pauseMs. */
+const PAUSE_MS = 2;
