@@ -6,6 +6,7 @@ import * as apiKeyIndexes from './2026-12-02T1200_api_key_indexes.js';
 import * as compactActivity from './2026-12-02T1300_compact_activity.js';
 import * as webhooks from './2026-12-02T1500_webhooks.js';
 import * as webhookSchedulerIndex from './2026-12-02T1600_webhook_scheduler_index.js';
+import * as apiKeyCategoryIndex from './2026-12-03T0900_api_key_category_index.js';
 
 /** Every migration, by its dated name; the migrator applies them in name order. */
 export const migrations: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-02T1300_compact_activity': compactActivity,
   '2026-12-02T1500_webhooks': webhooks,
   '2026-12-02T1600_webhook_scheduler_index': webhookSchedulerIndex,
+  '2026-12-03T0900_api_key_category_index': apiKeyCategoryIndex,
 };

@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ActivityDocument, ViewerDocument } from '../../src/client/generated/graphql.js';
-import { storedActivityEvents } from '../../src/modules/activity/activity.repository.js';
+import { activityIdOf, bytesAtTime } from '../../src/modules/activity/activity.codec.js';
+import { deleteAgedEvents, storedActivityEvents, writeActivityEvents } from '../../src/modules/activity/activity.repository.js';
 import { DAY } from '../../src/shared/clock.js';
 import { dialect } from '../harness/database.js';
 import { seedTenant, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
@@ -75,6 +76,47 @@ describe(`activity retention (${dialect})`, () => {
     // The GROWTH environment's 11 calls and its owner's read of them: all in its window.
     expect((await stored(t, growth)).length).toBe(12);
     expect(await auditCount(t, free)).toBe(auditBefore);
+  });
+
+  it('deletes a batch as exactly the oldest aged events of the one environment, never one at or after the cutoff', async () => {
+    const a = await seedTenant(t, { plan: 'FREE' });
+    const b = await seedTenant(t, { plan: 'FREE' });
+    const { store } = t.keygate.deps.activityLog;
+    const base = t.clock.now().getTime();
+    const event = (environmentId: string, ms: number, i: number) => {
+      const bytes = bytesAtTime(ms);
+      bytes.writeUInt32BE(i, 12);
+      return {
+        id: activityIdOf(bytes),
+        environmentId,
+        timestamp: new Date(ms),
+        field: 'viewer',
+        operationType: 'query' as const,
+        outcome: 'SUCCESS' as const,
+        errorCode: null,
+        actor: { type: 'SYSTEM' as const, id: null, displayName: 'System' },
+        apiKeyId: null,
+        requestId: `req-${i}`,
+      };
+    };
+    // Ten events a minute apart in each environment; the cutoff falls on the seventh.
+    await writeActivityEvents(store, [
+      ...Array.from({ length: 10 }, (_, i) => event(a.dev.id, base + i * 60_000, i)),
+      ...Array.from({ length: 10 }, (_, i) => event(b.dev.id, base + i * 60_000, 100 + i)),
+    ]);
+    const ref = (await store.refs.find(a.dev.id))!;
+    const cutoff = base + 6 * 60_000;
+    const minutesLeft = async (tenant: Tenant) =>
+      (await storedActivityEvents(t.keygate.deps.db, store.dialect, tenant.dev.id)).map(
+        (e) => (e.timestamp.getTime() - base) / 60_000,
+      );
+    expect(await deleteAgedEvents(store.db, store.dialect, ref, cutoff, 4)).toBe(4);
+    expect(await minutesLeft(a)).toEqual([4, 5, 6, 7, 8, 9]);
+    // Two aged events are left: the batch stops at the cutoff, the event on it stays.
+    expect(await deleteAgedEvents(store.db, store.dialect, ref, cutoff, 4)).toBe(2);
+    expect(await deleteAgedEvents(store.db, store.dialect, ref, cutoff, 4)).toBe(0);
+    expect(await minutesLeft(a)).toEqual([6, 7, 8, 9]);
+    expect(await minutesLeft(b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
   it('resumes after a pass that failed: nothing of the window is lost and the aged events go on the next pass', async () => {

@@ -11,8 +11,13 @@ import { seedTenant, startTestKeygate, type TestKeygate } from '../harness/keyga
  * Every filter of `apiKeys` is served by an index range of the environment,
  * never a scan of the table: the plans of the repository's own list and count
  * statements (captured as they run, not copied), at 20,000 keys in the
- * environment and as many in another, after ANALYZE. A filter that matches
- * few keys reads them through the index made for it.
+ * environment and as many in another. Twice: first as the rows were loaded,
+ * before any ANALYZE (a SQLite file is never analysed, a PostgreSQL table not
+ * before autovacuum first runs, if it runs), then after ANALYZE. A filter
+ * that matches few keys reads them through the index made for it: the
+ * category filter had three type ranges before, which without statistics
+ * both planners passed over for a walk of the whole environment
+ * (bench:scale measured 60 ms on SQLite, 94 on PostgreSQL at 100,000 keys).
  */
 let t: TestKeygate;
 let environmentId: string;
@@ -36,7 +41,6 @@ beforeAll(async () => {
   const db = t.keygate.deps.db;
   await insertKeyRows(db, { accountId: tenant.accountId, environmentId }, specs);
   await insertKeyRows(db, { accountId: tenant.accountId, environmentId: tenant.prod.id }, specs);
-  await sql.raw(dialect === 'postgres' ? 'vacuum analyze api_keys' : 'analyze').execute(db);
 });
 
 /** The statement `work` sends, as sent. */
@@ -108,33 +112,44 @@ const bitmapIndexScans = (node: PgNode): PgNode[] =>
 
 const boundedByEnvironment = (a: Access) => a.how === 'SEARCH' && /environment_id\s*=/.test(a.range);
 
+/** The indexes led by (environment_id, category): the category's own, and the category with the status. */
+const CATEGORY_LED = /^api_keys_category(_status)?_idx$/;
+
 /** Each filter, and the index a filter that matches few keys must be read through (null: any range of the environment). */
-const FILTERS: { name: string; categories?: ApiKeyCategory[]; statuses?: ApiKeyStatus[]; index: string | null }[] = [
+const FILTERS: { name: string; categories?: ApiKeyCategory[]; statuses?: ApiKeyStatus[]; index: RegExp | null }[] = [
   { name: 'no filter', index: null },
-  { name: 'DEFAULT (2 keys)', categories: ['DEFAULT'], index: 'api_keys_category_idx' },
+  { name: 'DEFAULT (2 keys)', categories: ['DEFAULT'], index: CATEGORY_LED },
   { name: 'SCOPED', categories: ['SCOPED'], index: null },
   { name: 'both categories', categories: ['DEFAULT', 'SCOPED'], index: null },
   { name: 'ACTIVE', statuses: ['ACTIVE'], index: null },
-  { name: 'EXPIRING_SOON (100 keys)', statuses: ['EXPIRING_SOON'], index: 'api_keys_status_idx' },
+  { name: 'EXPIRING_SOON (100 keys)', statuses: ['EXPIRING_SOON'], index: /^api_keys_(category_)?status_idx$/ },
   { name: 'EXPIRED (3,000 keys)', statuses: ['EXPIRED'], index: null },
   { name: 'ACTIVE or EXPIRING_SOON', statuses: ['ACTIVE', 'EXPIRING_SOON'], index: null },
   { name: 'EXPIRING_SOON or EXPIRED', statuses: ['EXPIRING_SOON', 'EXPIRED'], index: null },
   { name: 'ACTIVE or EXPIRED (two ranges)', statuses: ['ACTIVE', 'EXPIRED'], index: null },
   { name: 'every status', statuses: ['ACTIVE', 'EXPIRING_SOON', 'EXPIRED'], index: null },
-  { name: 'DEFAULT and EXPIRED', categories: ['DEFAULT'], statuses: ['EXPIRED'], index: 'api_keys_category_idx' },
-  { name: 'SCOPED and EXPIRING_SOON', categories: ['SCOPED'], statuses: ['EXPIRING_SOON'], index: 'api_keys_status_idx' },
+  { name: 'DEFAULT and ACTIVE', categories: ['DEFAULT'], statuses: ['ACTIVE'], index: CATEGORY_LED },
+  { name: 'DEFAULT and EXPIRED', categories: ['DEFAULT'], statuses: ['EXPIRED'], index: CATEGORY_LED },
+  { name: 'DEFAULT and EXPIRING_SOON', categories: ['DEFAULT'], statuses: ['EXPIRING_SOON'], index: CATEGORY_LED },
+  {
+    name: 'SCOPED and EXPIRING_SOON',
+    categories: ['SCOPED'],
+    statuses: ['EXPIRING_SOON'],
+    index: /^api_keys_category_status_idx$/,
+  },
 ];
 
-describe(`apiKeys filters at ${KEYS.toLocaleString('en')} keys (${dialect})`, () => {
+/** The plans of every filter, as the table's statistics stand when the suite runs. */
+function everyFilter() {
   for (const f of FILTERS) {
     const filter = (): KeyListFilter => ({ environmentId, categories: f.categories, statuses: f.statuses, now: t.clock.now() });
 
-    it(`${f.name}: totalCount counts in an index range of the environment${f.index ? `, through ${f.index}` : ''}`, async () => {
+    it(`${f.name}: totalCount counts in an index range of the environment${f.index ? `, through ${f.index.source}` : ''}`, async () => {
       const accesses = await accessesOf(await statementOf(() => countKeys(t.keygate.deps.db, filter())));
       expect(accesses.length).toBeGreaterThan(0);
       for (const access of accesses) {
         expect(access, JSON.stringify(access)).toSatisfy(boundedByEnvironment);
-        if (f.index) expect(access.index).toBe(f.index);
+        if (f.index) expect(access.index).toMatch(f.index);
       }
     });
 
@@ -147,17 +162,49 @@ describe(`apiKeys filters at ${KEYS.toLocaleString('en')} keys (${dialect})`, ()
         expect(access.how, JSON.stringify(access)).toBe('SEARCH');
         expect(access.index, JSON.stringify(access)).not.toBeNull();
         expect(boundedByEnvironment(access) || access.underLimit, JSON.stringify(access)).toBe(true);
-        if (f.index) expect(access.index).toBe(f.index);
+        if (f.index) expect(access.index).toMatch(f.index);
       }
     });
   }
+}
 
-  it('finds the two default keys among 20,000 and counts them exactly', async () => {
+describe(`apiKeys filters at ${KEYS.toLocaleString('en')} keys (${dialect})`, () => {
+  describe('before any ANALYZE: the planner knows nothing of the rows', () => {
+    it('the table has no planner statistics yet', async () => {
+      const db = t.keygate.deps.db;
+      if (dialect === 'sqlite') {
+        const { rows } = await sql<{ n: number }>`select count(*) as n from sqlite_schema where name = 'sqlite_stat1'`.execute(
+          db,
+        );
+        expect(Number(rows[0]!.n)).toBe(0);
+      } else {
+        const { rows } = await sql<{ n: string }>`
+          select count(*) as n from pg_stats where schemaname = current_schema() and tablename = 'api_keys'`.execute(db);
+        expect(Number(rows[0]!.n)).toBe(0);
+      }
+    });
+    everyFilter();
+  });
+
+  describe('after ANALYZE', () => {
+    beforeAll(async () => {
+      await sql.raw(dialect === 'postgres' ? 'vacuum analyze api_keys' : 'analyze').execute(t.keygate.deps.db);
+    });
+    everyFilter();
+  });
+
+  it('finds the two default keys among 20,000 and counts them exactly, alone and with each status', async () => {
+    const db = t.keygate.deps.db;
     const filter = { environmentId, categories: ['DEFAULT' as const], now: t.clock.now() };
-    expect(await countKeys(t.keygate.deps.db, filter)).toBe(2);
-    expect((await listKeys(t.keygate.deps.db, filter, { size: 50, afterId: null })).map((k) => k.type).sort()).toEqual([
+    expect(await countKeys(db, filter)).toBe(2);
+    expect((await listKeys(db, filter, { size: 50, afterId: null })).map((k) => k.type).sort()).toEqual([
       'FULL_ACCESS',
       'PUBLISHABLE',
     ]);
+    expect(await countKeys(db, { ...filter, statuses: ['ACTIVE'] })).toBe(2);
+    expect(await countKeys(db, { ...filter, statuses: ['EXPIRED', 'EXPIRING_SOON'] })).toBe(0);
+    // The deleted integration keys are DEFAULT too, and listed nowhere.
+    expect(await countKeys(db, { ...filter, categories: ['DEFAULT', 'SCOPED'] })).toBe(KEYS - KEYS / 1000 + 2);
+    expect(await countKeys(db, { ...filter, categories: ['SCOPED'], statuses: ['EXPIRING_SOON'] })).toBe((KEYS / 1000) * 5);
   });
 });

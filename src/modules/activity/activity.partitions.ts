@@ -54,6 +54,24 @@ export async function listPartitions(db: Kysely<Database>): Promise<{ name: stri
 }
 
 /**
+ * The interned ids of the environments with events in one partition: a skip
+ * scan of its primary key (environment, id), one index probe per
+ * environment however many events each has.
+ */
+export async function environmentsInPartition(db: Kysely<Database>, name: string): Promise<number[]> {
+  const table = sql.id(name);
+  const { rows } = await sql<{ environment: number }>`
+    with recursive seen(environment) as (
+      (select environment from ${table} order by environment limit 1)
+      union all
+      select (select p.environment from ${table} p where p.environment > seen.environment order by p.environment limit 1)
+      from seen where seen.environment is not null
+    )
+    select environment from seen where environment is not null`.execute(db);
+  return rows.map((r) => Number(r.environment));
+}
+
+/**
  * Detaches and drops one partition. DETACH … CONCURRENTLY does not block
  * writers of the other partitions; a detach a crash interrupted is
  * finished (FINALIZE), and a detached table left behind is dropped.

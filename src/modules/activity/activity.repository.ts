@@ -368,7 +368,17 @@ export async function countActivityEvents(read: ActivityRead): Promise<number> {
   return total;
 }
 
-/** Deletes up to `limit` events of an environment older than `cutoffMs`; returns how many. */
+/**
+ * Deletes up to `limit` events of an environment older than `cutoffMs`, the
+ * oldest first; returns how many. SQLite deletes the ids a subquery picks
+ * (500 primary-key probes). On PostgreSQL that form hash-joined the
+ * subquery against every aged row of the environment in each partition (30
+ * to 50 ms a batch of 500 at 100,000 aged events), so there the batch is one
+ * range of the primary key (environment, id), up to the batch's last aged
+ * id or, when fewer are left, the cutoff (about 1 ms). SQLite cannot take
+ * that form: given two upper bounds, it bounds the range by one and walks it
+ * to the other.
+ */
 export async function deleteAgedEvents(db: Db, dialect: Dialect, environment: number, cutoffMs: number, limit: number) {
   const cutoff = idCodec(dialect).encode(bytesAtTime(cutoffMs));
   const aged = db
@@ -376,13 +386,16 @@ export async function deleteAgedEvents(db: Db, dialect: Dialect, environment: nu
     .select('id')
     .where('environment', '=', environment)
     .where('id', '<', cutoff)
-    .orderBy('id')
-    .limit(limit);
-  const result = await db
-    .deleteFrom('activity_events')
-    .where('environment', '=', environment)
-    .where('id', 'in', aged)
-    .executeTakeFirst();
+    .orderBy('id');
+  const batch = db.deleteFrom('activity_events').where('environment', '=', environment);
+  const result =
+    dialect === 'sqlite'
+      ? await batch.where('id', 'in', aged.limit(limit)).executeTakeFirst()
+      : await batch
+          .where('id', '<', cutoff)
+          // Ids are unique in an environment: up to the limit-th aged id is `limit` rows.
+          .where('id', '<=', (eb) => eb.fn.coalesce(aged.offset(limit - 1).limit(1), eb.val(cutoff)))
+          .executeTakeFirst();
   return Number(result.numDeletedRows);
 }
 

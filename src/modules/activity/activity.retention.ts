@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { isDatabaseUnavailable } from '../../database/errors.js';
 import { type Clock, DAY, HOUR, MINUTE } from '../../shared/clock.js';
 import type { Plan } from '../account/account.table.js';
-import { dayOf, dropPartition, listPartitions } from './activity.partitions.js';
+import { dayOf, dropPartition, environmentsInPartition, listPartitions } from './activity.partitions.js';
 import { type ActivityStore, deleteAgedCounts, deleteAgedEvents, environmentsWithActivity } from './activity.repository.js';
 
 /** Days of activity each plan keeps (SPEC §3; KEYGATE_ACTIVITY_RETENTION_DAYS overrides them all). */
@@ -25,6 +25,11 @@ export class ActivityRetention {
     return this.overrideDays ?? Math.max(...Object.values(RETENTION_DAYS));
   }
 
+  /** The shortest any plan keeps: no day younger than that can have aged for every environment. */
+  get minDays(): number {
+    return this.overrideDays ?? Math.min(...Object.values(RETENTION_DAYS));
+  }
+
   /** The oldest time still visible for an account of this plan. */
   cutoffMs(plan: Plan, nowMs: number): number {
     return Math.floor((nowMs - this.days(plan) * DAY) / HOUR) * HOUR;
@@ -42,6 +47,12 @@ export interface RetentionOptions {
   intervalMs?: number;
   /** Rows per delete statement (default 500): short statements, so writers never wait long. */
   batchSize?: number;
+  /**
+   * Pause after each delete statement (default 2 ms), so the requests that
+   * wait on the event loop and on the database run between two batches (a
+   * bare yield left the next batch to start among their steps).
+   */
+  pauseMs?: number;
 }
 
 /** A wall clock ahead of the monotonic one by more than this is taken for a jump, not for time passing. */
@@ -52,7 +63,10 @@ const MAX_CLOCK_LEAP_MS = HOUR;
  * path and in bounded steps: every statement deletes at most `batchSize`
  * rows (its own transaction: a crash leaves whole batches, never part of
  * one) and the pass yields to requests between statements. On PostgreSQL,
- * days older than the longest window are dropped whole as partitions.
+ * a day is dropped whole as a partition once it has aged for every
+ * environment with events in it (at the latest when it is older than the
+ * longest window), so the rows are deleted one by one only where a day
+ * holds environments of different windows.
  * Reads never depend on it: they see only the window, whether or not the
  * aged rows are gone yet. A failed pass (the database away) is retried on
  * the next one; a wall clock that leaps ahead pauses deletion until it
@@ -75,6 +89,12 @@ export class RetentionWorker {
   };
 
   constructor(private readonly options: RetentionOptions) {}
+
+  /** Lets waiting requests run between two delete statements (better-sqlite3 holds the event loop while one runs). */
+  private pause(): Promise<void> {
+    const ms = this.options.pauseMs ?? PAUSE_MS;
+    return new Promise<void>((resolve) => (ms > 0 ? setTimeout(resolve, ms) : setImmediate(resolve)));
+  }
 
   start(): void {
     this.schedule(Math.min(this.options.intervalMs ?? MINUTE, 10_000));
@@ -140,17 +160,65 @@ export class RetentionWorker {
     }
   }
 
+  /**
+   * Partition days, by name, found holding an environment whose window still
+   * covers them, with the moment they age for every environment seen then:
+   * not looked into again before it. Only a shortcut: a day is looked into
+   * afresh before it is dropped.
+   */
+  private readonly heldUntil = new Map<string, number>();
+
   private async dropAgedPartitions(): Promise<void> {
     const { store, retention, clock } = this.options;
     if (store.dialect !== 'postgres') return;
-    // A partition is dropped once its whole day is older than the longest window.
-    const lastAgedDay = dayOf(clock.now().getTime() - retention.maxDays * DAY) - 1;
-    for (const partition of await listPartitions(store.db)) {
-      if (this.closed || partition.day > lastAgedDay) continue;
+    const nowMs = clock.now().getTime();
+    // Wholly older than the longest window: dropped whatever it holds.
+    const lastAgedDay = dayOf(nowMs - retention.maxDays * DAY) - 1;
+    // Wholly older than the shortest: dropped if it has aged for each environment in it.
+    const lastMaybeAgedDay = dayOf(nowMs - retention.minDays * DAY) - 1;
+    const partitions = await listPartitions(store.db);
+    for (const partition of partitions) {
+      if (this.closed) return;
+      if (partition.day > lastMaybeAgedDay) continue;
+      if (partition.day > lastAgedDay && !(await this.agedForEveryEnvironment(partition, nowMs))) continue;
       await dropPartition(store.db, partition.name, partition.attached);
       store.partitions?.forget(partition.day);
+      this.heldUntil.delete(partition.name);
       this.stats.partitionsDropped++;
+      await this.pause();
     }
+    // Forget the days that are gone (dropped by another instance).
+    const names = new Set(partitions.map((p) => p.name));
+    for (const name of this.heldUntil.keys()) if (!names.has(name)) this.heldUntil.delete(name);
+  }
+
+  /**
+   * Whether the whole day of a partition is outside the window of every
+   * environment with events in it. An environment whose plan is not found
+   * (deleted) holds the day: the longest window drops it.
+   */
+  private async agedForEveryEnvironment(partition: { name: string; day: number }, nowMs: number): Promise<boolean> {
+    if ((this.heldUntil.get(partition.name) ?? 0) > nowMs) return false;
+    const { store, retention } = this.options;
+    const refs = await environmentsInPartition(store.db, partition.name);
+    const plans =
+      refs.length === 0
+        ? []
+        : await store.db
+            .selectFrom('activity_refs')
+            .innerJoin('environments', 'environments.id', 'activity_refs.ref')
+            .innerJoin('accounts', 'accounts.id', 'environments.account_id')
+            .select(['activity_refs.id as ref', 'accounts.plan'])
+            .where('activity_refs.id', 'in', refs)
+            .execute();
+    const dayEnd = (partition.day + 1) * DAY;
+    // The day has aged for an environment once its cutoff (a whole hour) reaches the day's end.
+    let agedAt = Number.NEGATIVE_INFINITY;
+    for (const { plan } of plans) agedAt = Math.max(agedAt, dayEnd + retention.days(plan) * DAY);
+    if (plans.length < refs.length) agedAt = dayEnd + retention.maxDays * DAY;
+    if (agedAt <= nowMs) return true;
+    this.heldUntil.set(partition.name, agedAt);
+    return false;
   }
 
   /**
@@ -182,7 +250,7 @@ export class RetentionWorker {
       const result = await store.db.deleteFrom('webhook_events').where('id', 'in', aged).executeTakeFirst();
       deleted = Number(result.numDeletedRows);
       this.stats.webhookEventsDeleted += deleted;
-      await yieldToRequests();
+      await this.pause();
     }
   }
 
@@ -211,12 +279,12 @@ export class RetentionWorker {
         for (let deleted = batchSize; deleted === batchSize && !this.closed; ) {
           deleted = await deleteAgedEvents(store.db, store.dialect, env.ref, cutoff, batchSize);
           this.stats.eventsDeleted += deleted;
-          await yieldToRequests();
+          await this.pause();
         }
         for (let deleted = batchSize; deleted === batchSize && !this.closed; ) {
           deleted = await deleteAgedCounts(store.db, env.ref, cutoff, batchSize);
           this.stats.countsDeleted += deleted;
-          await yieldToRequests();
+          await this.pause();
         }
       }
     }
@@ -226,5 +294,5 @@ export class RetentionWorker {
 /** How long webhook events and their deliveries are kept once nothing is left to deliver. */
 export const WEBHOOK_RETENTION_DAYS = 30;
 
-/** Lets waiting requests run between two delete statements (better-sqlite3 holds the event loop while one runs). */
-const yieldToRequests = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** The default of RetentionOptions.pauseMs. */
+const PAUSE_MS = 2;

@@ -36,8 +36,3 @@ export function canAuthenticate(key: StatusFields & Pick<ApiKey, 'deletedAt'>, n
 export function keyCategory(type: ApiKeyType): ApiKeyCategory {
   return type === 'SCOPED' ? 'SCOPED' : 'DEFAULT';
 }
-
-export const TYPES_BY_CATEGORY: Record<ApiKeyCategory, ApiKeyType[]> = {
-  DEFAULT: ['FULL_ACCESS', 'PUBLISHABLE', 'INTEGRATION'],
-  SCOPED: ['SCOPED'],
-};
