@@ -140,6 +140,11 @@ async function statements(target: Target): Promise<number> {
   return Number(/^keygate_database_statements_total (\d+)$/m.exec(await res.text())?.[1] ?? Number.NaN);
 }
 
+/** Requests the shop upstream has received so far (bench/server.ts `GET /requests`). */
+async function upstreamRequests(shop: Target): Promise<number> {
+  return ((await (await fetch(`${shop.url}/requests`)).json()) as { requests: number }).requests;
+}
+
 async function post(url: string, query: string, headers: Record<string, string> = {}, variables?: unknown) {
   const res = await fetch(`${url}/graphql`, {
     method: 'POST',
@@ -179,6 +184,8 @@ interface Row {
 }
 
 interface Measured {
+  /** Requests the shop upstream received during the rounds (gateway rows). */
+  upstreamRequests: number;
   rps: number[];
   p50: number[];
   p99: number[];
@@ -190,10 +197,11 @@ interface Measured {
 }
 
 /** One measured round of one row: load, the server's CPU and peak RSS from outside, its SQL from /metrics. */
-async function measure(row: Row, m: Measured): Promise<void> {
+async function measure(row: Row, m: Measured, upstream: Target): Promise<void> {
   const target = row.target();
   const pid = target.child.pid!;
   const sqlBefore = row.keygate ? await statements(target) : 0;
+  const upstreamBefore = await upstreamRequests(upstream);
   let peak = rssBytes(pid);
   const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(pid))), 50);
   const cpuBefore = cpuMs(pid);
@@ -206,6 +214,7 @@ async function measure(row: Row, m: Measured): Promise<void> {
   m.cpuMs += cpuAfter - cpuBefore;
   m.requests += result.requests.total;
   if (row.keygate) m.statements += (await statements(target)) - sqlBefore;
+  m.upstreamRequests += (await upstreamRequests(upstream)) - upstreamBefore;
   m.peakRss = Math.max(m.peakRss, peak);
   m.errors += result.non2xx + result.errors;
 }
@@ -291,15 +300,26 @@ async function main() {
     harness('shop upstream', 'shop', plain),
   ]);
   writeFileSync(path.join(gatewayDir, 'shop.graphql'), SHOP_SDL);
-  const upstreamsFile = path.join(gatewayDir, 'upstreams.json');
-  writeFileSync(
-    upstreamsFile,
-    JSON.stringify({ upstreams: [{ name: 'shop', url: `${shop.url}/graphql`, schema: { file: 'shop.graphql' } }] }),
-  );
-  const gatewayEnv = productionEnv(gatewayDir, { KEYGATE_UPSTREAMS: upstreamsFile, KEYGATE_IDENTITY_KEY: identityKey });
-  const [gateway, hive] = await Promise.all([
+  // Two upstreams files: the default, and one with in-flight sharing off (every call reaches the upstream).
+  const upstreamsFile = (name: string, settings: Record<string, unknown>) => {
+    const file = path.join(gatewayDir, name);
+    const shopUpstream = { name: 'shop', url: `${shop.url}/graphql`, schema: { file: 'shop.graphql' }, ...settings };
+    writeFileSync(file, JSON.stringify({ upstreams: [shopUpstream] }));
+    return file;
+  };
+  const gatewayEnv = productionEnv(gatewayDir, {
+    KEYGATE_UPSTREAMS: upstreamsFile('upstreams.json', {}),
+    KEYGATE_IDENTITY_KEY: identityKey,
+  });
+  const unsharedEnv = productionEnv(gatewayDir, {
+    KEYGATE_UPSTREAMS: upstreamsFile('upstreams-unshared.json', { deduplicate: false }),
+    KEYGATE_IDENTITY_KEY: identityKey,
+  });
+  const [gateway, gatewayUnshared, hive, hiveUnshared] = await Promise.all([
     serve('keygate serve, gateway', gatewayEnv),
+    serve('keygate serve, gateway, sharing off', unsharedEnv),
     harness('Hive Gateway', 'hive', { ...plain, BENCH_UPSTREAM: `${shop.url}/graphql` }),
+    harness('Hive Gateway, deduplication off', 'hive', { ...plain, BENCH_UPSTREAM: `${shop.url}/graphql`, BENCH_DEDUP: '0' }),
   ]);
   const created = await post(
     gateway.url,
@@ -314,7 +334,9 @@ async function main() {
   const direct = await post(shop.url, SHOP_QUERY);
   for (const [t, headers] of [
     [gateway, { 'x-api-key': gatewayKey }],
+    [gatewayUnshared, { 'x-api-key': gatewayKey }],
     [hive, {}],
+    [hiveUnshared, {}],
   ] as const) {
     const through = await post(t.url, SHOP_QUERY, headers);
     if (through.body.errors || JSON.stringify(through.body.data) !== JSON.stringify(direct.body.data))
@@ -380,16 +402,42 @@ async function main() {
       request: graphql(SHOP_QUERY, { 'x-api-key': gatewayKey }),
     },
     { name: 'G3. Hive Gateway, proxy mode (no auth)', target: () => hive, keygate: false, request: shopRequest },
+    // The same pair with in-flight sharing off on both sides: every call is its own upstream request.
+    {
+      name: 'G2b. Keygate gateway, sharing off ("deduplicate": false)',
+      target: () => gatewayUnshared,
+      keygate: true,
+      request: graphql(SHOP_QUERY, { 'x-api-key': gatewayKey }),
+    },
+    {
+      name: 'G3b. Hive Gateway, deduplication off',
+      target: () => hiveUnshared,
+      keygate: false,
+      request: shopRequest,
+    },
   ];
+  /** What each row is compared with: G2/G3 with Hive's defaults, G2b/G3b with Hive without deduplication. */
+  const baselineOf = (row: Row) =>
+    row.name.startsWith('G2b') || row.name.startsWith('G3b') ? rows[11]! : row.name.startsWith('G') ? rows[9]! : rows[1]!;
 
   const measured = new Map<string, Measured>();
   for (const row of rows) {
     await load(row.target().url, row.request(), WARMUP_S);
-    measured.set(row.name, { rps: [], p50: [], p99: [], cpuMs: 0, requests: 0, statements: 0, peakRss: 0, errors: 0 });
+    measured.set(row.name, {
+      upstreamRequests: 0,
+      rps: [],
+      p50: [],
+      p99: [],
+      cpuMs: 0,
+      requests: 0,
+      statements: 0,
+      peakRss: 0,
+      errors: 0,
+    });
   }
   for (let round = 1; round <= ROUNDS; round++) {
     console.log(`Round ${round}/${ROUNDS}…`);
-    for (const row of rows) await measure(row, measured.get(row.name)!);
+    for (const row of rows) await measure(row, measured.get(row.name)!, shop);
   }
 
   console.log('Latency at concurrency 1 (sequential requests, alternated)…');
@@ -436,7 +484,7 @@ async function main() {
   };
   const table = rows.map((row) => {
     const m = measured.get(row.name)!;
-    const baseline = row.name.startsWith('G') ? rows[9]!.name : rows[1]!.name;
+    const baseline = baselineOf(row).name;
     return {
       row: row.name,
       reqPerSec: Math.round(median(m.rps)),
@@ -446,7 +494,8 @@ async function main() {
       cpuUsPerRequest: Math.round((m.cpuMs * 1000) / Math.max(1, m.requests)),
       sqlPerRequest: row.keygate ? Number((m.statements / Math.max(1, m.requests)).toFixed(2)) : null,
       peakRssMB: Math.round(m.peakRss / 1024 / 1024),
-      baseline: row.name.startsWith('G') ? 'Hive Gateway' : 'bare Yoga',
+      upstreamPerCall: row.name.startsWith('G') ? Number((m.upstreamRequests / Math.max(1, m.requests)).toFixed(3)) : null,
+      baseline: baseline.split('. ')[0]!,
       vsBaseline: shares(row.name, baseline),
       errors: m.errors,
     };
@@ -458,11 +507,14 @@ async function main() {
     keygateVsHive: gatewayRow.vsBaseline,
     keygateVsDirect: shares(rows[8]!.name, rows[7]!.name),
     hiveVsDirect: shares(rows[9]!.name, rows[7]!.name),
+    unsharedKeygateVsHive: table[10]!.vsBaseline,
+    unsharedKeygateVsDirect: shares(rows[10]!.name, rows[7]!.name),
+    unsharedHiveVsDirect: shares(rows[11]!.name, rows[7]!.name),
     keygateAddedP50ms: Number((latency[1]!.p50ms - directP50).toFixed(3)),
     hiveAddedP50ms: Number((latency[2]!.p50ms - directP50).toFixed(3)),
-    keygatePeakRssMB: gatewayRow.peakRssMB,
+    keygatePeakRssMB: Math.max(gatewayRow.peakRssMB, table[10]!.peakRssMB),
   };
-  for (const t of [ceiling, yoga, keygate, keygateQuiet, gateway, hive]) await stop(t);
+  for (const t of [ceiling, yoga, keygate, keygateQuiet, gateway, gatewayUnshared, hive, hiveUnshared]) await stop(t);
 
   console.log('Profiling fresh processes (one round of load each, CPU profile of the load only)…');
   const profiles = {
@@ -480,6 +532,11 @@ async function main() {
       () => serve('keygate serve, gateway', gatewayEnv, profileFlags('gateway')),
       rows[8]!.request(),
       'gateway',
+    ),
+    'Keygate gateway row G2b, sharing off (keygate serve)': await profile(
+      () => serve('keygate serve, gateway, sharing off', unsharedEnv, profileFlags('gateway-unshared')),
+      rows[10]!.request(),
+      'gateway-unshared',
     ),
     'Hive Gateway row G3': await profile(
       () => harness('Hive Gateway', 'hive', { ...plain, BENCH_UPSTREAM: `${shop.url}/graphql` }, profileFlags('hive')),
@@ -596,16 +653,16 @@ function markdown(report: any): string {
     '',
     `Keygate rows: ${report.settings.keygate}.`,
     '',
-    '| row | req/s (median) | rounds | p50 ms | p99 ms | CPU µs / request | SQL / request | peak RSS MB | × baseline (rounds) | errors |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| row | req/s (median) | rounds | p50 ms | p99 ms | CPU µs / request | SQL / request | upstream requests / call | peak RSS MB | × baseline (rounds) | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...report.rows.map(
       (r: any) =>
-        `| ${r.row} | ${r.reqPerSec} | ${r.reqPerSecRounds.join(' / ')} | ${r.p50ms} | ${r.p99ms} | ${r.cpuUsPerRequest} | ${r.sqlPerRequest ?? '–'} | ${r.peakRssMB} | ${ratio(r.vsBaseline)} × ${r.baseline} | ${r.errors} |`,
+        `| ${r.row} | ${r.reqPerSec} | ${r.reqPerSecRounds.join(' / ')} | ${r.p50ms} | ${r.p99ms} | ${r.cpuUsPerRequest} | ${r.sqlPerRequest ?? '–'} | ${r.upstreamPerCall ?? '–'} | ${r.peakRssMB} | ${ratio(r.vsBaseline)} × ${r.baseline} | ${r.errors} |`,
     ),
     '',
-    `Rows 1–6 against bare Yoga, G rows against Hive Gateway; in brackets the lowest and highest ratio of one round's pair. Activity logging costs ${(report.activityLoggingCost * 100).toFixed(1)} % of createCustomer throughput (row 5 vs 5b).`,
+    `Rows 1–6 against bare Yoga, G2 and G3 against Hive Gateway (G3), G2b and G3b against Hive Gateway with its deduplication off (G3b); in brackets the lowest and highest ratio of one round's pair. Activity logging costs ${(report.activityLoggingCost * 100).toFixed(1)} % of createCustomer throughput (row 5 vs 5b).`,
     '',
-    `Gateway (the same upstream and document: ten orders, nested buyer and lines, three fields under @requiresScopes): Keygate ${ratio(g.keygateVsHive)}× Hive Gateway's throughput (target ≥ 1.0×, moonshot 1.2×); Keygate ${ratio(g.keygateVsDirect)}× and Hive ${ratio(g.hiveVsDirect)}× the upstream's direct throughput; Keygate's peak RSS ${g.keygatePeakRssMB} MB (target < 250 MB).`,
+    `Gateway (the same upstream and document: ten orders, nested buyer and lines, three fields under @requiresScopes): Keygate ${ratio(g.keygateVsHive)}× Hive Gateway's throughput (target ≥ 1.0×, moonshot 1.2×); Keygate ${ratio(g.keygateVsDirect)}× and Hive ${ratio(g.hiveVsDirect)}× the upstream's direct throughput; Keygate's peak RSS ${g.keygatePeakRssMB} MB (target < 250 MB). Both gateways share identical queries in flight by default (Hive's deduplicateInflightRequests, Keygate's per-caller sharing), so most calls of this one-document load never reach the upstream (the "upstream requests / call" column). With sharing off on both sides (every call its own upstream request, identity token signed for each): Keygate ${ratio(g.unsharedKeygateVsHive)}× Hive; Keygate ${ratio(g.unsharedKeygateVsDirect)}× and Hive ${ratio(g.unsharedHiveVsDirect)}× direct.`,
     '',
     '| latency at concurrency 1 | requests | p50 ms | p99 ms | p50 by round | errors |',
     '|---|---:|---:|---:|---:|---:|',
@@ -630,9 +687,9 @@ function markdown(report: any): string {
 }
 
 const deadline = setTimeout(() => {
-  console.error('Benchmark exceeded 4 minutes; stopping.');
+  console.error('Benchmark exceeded 5 minutes; stopping.');
   process.exit(1);
-}, 240_000);
+}, 300_000);
 deadline.unref();
 try {
   await main();

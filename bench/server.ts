@@ -6,10 +6,12 @@
  * - `yoga`: bare graphql-yoga with its default options;
  * - `shop`: the gateway rows' upstream (bench/shop.ts), graphql-js over
  *   node:http with parsed and validated documents cached, so the gateways
- *   in front of it are what is measured;
+ *   in front of it are what is measured; `GET /requests` says how many
+ *   requests reached it;
  * - `hive`: Hive Gateway (`@graphql-hive/gateway-runtime` with its HTTP
  *   transport `@graphql-mesh/transport-http`) in proxy mode in front of
- *   `BENCH_UPSTREAM`, its default options (no auth);
+ *   `BENCH_UPSTREAM`, its default options (no auth); `BENCH_DEDUP=0` turns
+ *   its in-flight deduplication off;
  * - `keygate-quiet`: Keygate started as `keygate serve` starts it (the same
  *   configuration from the same environment), with the activity log off:
  *   row 5b, to measure what the activity log costs;
@@ -89,8 +91,12 @@ if (mode === 'ceiling') {
     }
     return prepared;
   };
+  // The requests that reached it, for the benchmark's "upstream requests per call" (GET /requests).
+  let served = 0;
   listen(
     createServer(async (req, res) => {
+      if (req.method === 'GET' && req.url === '/requests') return answer(res, { requests: served });
+      served++;
       const body = JSON.parse((await readBody(req)) || '{}') as {
         query?: string;
         variables?: Record<string, unknown>;
@@ -114,7 +120,11 @@ if (mode === 'ceiling') {
 } else if (mode === 'hive') {
   const { createGatewayRuntime } = await import('@graphql-hive/gateway-runtime');
   const gateway = createGatewayRuntime({
-    proxy: { endpoint: process.env.BENCH_UPSTREAM! },
+    // BENCH_DEDUP=0: every request goes upstream (its in-flight deduplication, on by default, off).
+    proxy: {
+      endpoint: process.env.BENCH_UPSTREAM!,
+      ...(process.env.BENCH_DEDUP === '0' ? { deduplicateInflightRequests: false } : {}),
+    },
     // The runtime loads its HTTP transport by package name; given here as Hive's docs show (`transports`),
     // so it is found wherever node_modules puts it.
     transports: { http: import('@graphql-mesh/transport-http') },
