@@ -416,6 +416,8 @@ async function main() {
       request: shopRequest,
     },
   ];
+  const baselineLabel = (row: Row) =>
+    row === rows[1] ? 'bare Yoga' : row === rows[9] ? 'Hive Gateway (G3)' : 'Hive Gateway, deduplication off (G3b)';
   /** What each row is compared with: G2/G3 with Hive's defaults, G2b/G3b with Hive without deduplication. */
   const baselineOf = (row: Row) =>
     row.name.startsWith('G2b') || row.name.startsWith('G3b') ? rows[11]! : row.name.startsWith('G') ? rows[9]! : rows[1]!;
@@ -495,7 +497,7 @@ async function main() {
       sqlPerRequest: row.keygate ? Number((m.statements / Math.max(1, m.requests)).toFixed(2)) : null,
       peakRssMB: Math.round(m.peakRss / 1024 / 1024),
       upstreamPerCall: row.name.startsWith('G') ? Number((m.upstreamRequests / Math.max(1, m.requests)).toFixed(3)) : null,
-      baseline: baseline.split('. ')[0]!,
+      baseline: baselineLabel(baselineOf(row)),
       vsBaseline: shares(row.name, baseline),
       errors: m.errors,
     };
