@@ -45,13 +45,7 @@ export interface RetentionOptions {
   monotonic?: () => number;
   /** Between passes (default one minute). */
   intervalMs?: number;
-  /**
-   * Rows per delete statement: short statements, so writers never wait long.
-   * By default 100 on SQLite, whose statements hold the event loop while
-   * they run (about 1 ms for 100 events and their index entries; 500 held
-   * it about 5 ms and added 13 ms to a concurrent stream's p99), and 500 on
-   * PostgreSQL, where a batch is one range of the primary key (about 1 ms).
-   */
+  /** Rows per delete statement (default 500): short statements, so writers never wait long. */
   batchSize?: number;
   /**
    * Pause after each delete statement (default 2 ms), so the requests that
@@ -95,10 +89,6 @@ export class RetentionWorker {
   };
 
   constructor(private readonly options: RetentionOptions) {}
-
-  private get batchSize(): number {
-    return this.options.batchSize ?? (this.options.store.dialect === 'sqlite' ? 100 : 500);
-  }
 
   /** Lets waiting requests run between two delete statements (better-sqlite3 holds the event loop while one runs). */
   private pause(): Promise<void> {
@@ -239,7 +229,7 @@ export class RetentionWorker {
    */
   private async deleteAgedWebhookEvents(): Promise<void> {
     const { store, clock } = this.options;
-    const batchSize = this.batchSize;
+    const batchSize = this.options.batchSize ?? 500;
     const cutoff = new Date(clock.now().getTime() - WEBHOOK_RETENTION_DAYS * DAY).toISOString();
     for (let deleted = batchSize; deleted === batchSize && !this.closed; ) {
       const aged = store.db
@@ -266,7 +256,7 @@ export class RetentionWorker {
 
   private async deleteAgedRows(): Promise<void> {
     const { store, retention, clock } = this.options;
-    const batchSize = this.batchSize;
+    const batchSize = this.options.batchSize ?? 500;
     for (let after = 0; !this.closed; ) {
       const environments = await environmentsWithActivity(store.db, after, 200);
       if (environments.length === 0) return;
