@@ -45,7 +45,13 @@ export interface RetentionOptions {
   monotonic?: () => number;
   /** Between passes (default one minute). */
   intervalMs?: number;
-  /** Rows per delete statement (default 500): short statements, so writers never wait long. */
+  /**
+   * Rows per delete statement (default 500): short statements, so writers
+   * never wait long. On SQLite a statement costs about 5 ms whether it
+   * deletes 100 rows or 500 (its commit and the WAL checkpoints dominate):
+   * 100 measured the same p99 beside a stream in bench:scale at a fifth of
+   * the deletion rate.
+   */
   batchSize?: number;
   /**
    * Pause after each delete statement (default 2 ms), so the requests that
