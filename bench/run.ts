@@ -201,7 +201,9 @@ async function measure(row: Row, m: Measured, upstream: Target): Promise<void> {
   const target = row.target();
   const pid = target.child.pid!;
   const sqlBefore = row.keygate ? await statements(target) : 0;
-  const upstreamBefore = await upstreamRequests(upstream);
+  // Only the gateway rows reach the upstream.
+  const gatewayRow = row.name.startsWith('G');
+  const upstreamBefore = gatewayRow ? await upstreamRequests(upstream) : 0;
   let peak = rssBytes(pid);
   const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(pid))), 50);
   const cpuBefore = cpuMs(pid);
@@ -214,7 +216,7 @@ async function measure(row: Row, m: Measured, upstream: Target): Promise<void> {
   m.cpuMs += cpuAfter - cpuBefore;
   m.requests += result.requests.total;
   if (row.keygate) m.statements += (await statements(target)) - sqlBefore;
-  m.upstreamRequests += (await upstreamRequests(upstream)) - upstreamBefore;
+  if (gatewayRow) m.upstreamRequests += (await upstreamRequests(upstream)) - upstreamBefore;
   m.peakRss = Math.max(m.peakRss, peak);
   m.errors += result.non2xx + result.errors;
 }

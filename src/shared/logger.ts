@@ -70,7 +70,7 @@ export function createLogger(
  * the last second are flushed when the process exits (pino does it on
  * exit); a process killed outright (SIGKILL) loses at most those.
  */
-export const STDOUT_BUFFERING = {
+const STDOUT_BUFFERING = {
   dest: 1,
   sync: false,
   minLength: 4096,

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { decodeJwt } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { seedTenant, startTestKeygate, type Tenant, type TestKeygate } from '../harness/keygate.js';
-import { startRawUpstream, type TestUpstream } from '../harness/upstreams.js';
+import { type Received, startRawUpstream, type TestUpstream } from '../harness/upstreams.js';
 
 /**
  * In-flight sharing (upstream.share.ts): identical queries of one identity
@@ -91,6 +91,9 @@ async function together(
 
 const ROOT = { query: 'query Value { value(n: 7) }' };
 
+/** The claims of the identity token an upstream request carried. */
+const claimsOf = (received: Received) => decodeJwt(received.headers.authorization!.replace('Bearer ', ''));
+
 describe('in-flight sharing of identical upstream queries', () => {
   it('sends identical queries of one key in flight together once, and answers every caller with the upstream’s answer', async () => {
     const key = tenant.dev.fullAccessKey.secret;
@@ -102,8 +105,7 @@ describe('in-flight sharing of identical upstream queries', () => {
     expect(received).toHaveLength(1);
     expect(bodies).toEqual(Array.from({ length: 5 }, () => ({ data: { value: 7 } })));
     // The one request carries the identity of the key that sent it.
-    const token = received[0]!.headers.authorization!.replace('Bearer ', '');
-    expect(decodeJwt(token).sub).toBe(tenant.dev.fullAccessKey.row.id);
+    expect(claimsOf(received[0]!).sub).toBe(tenant.dev.fullAccessKey.row.id);
   });
 
   it('records every shared call in the activity log', async () => {
@@ -134,7 +136,7 @@ describe('in-flight sharing of identical upstream queries', () => {
       { ...ROOT, key: first.secret },
     ]);
     expect(received).toHaveLength(2);
-    const subjects = received.map((r) => decodeJwt(r.headers.authorization!.replace('Bearer ', '')).sub).sort();
+    const subjects = received.map((r) => claimsOf(r).sub).sort();
     expect(subjects).toEqual([first.row.id, second.row.id].sort());
     expect(bodies).toEqual(Array.from({ length: 3 }, () => ({ data: { value: 7 } })));
   });
@@ -169,7 +171,7 @@ describe('in-flight sharing of identical upstream queries', () => {
       Array.from({ length: 4 }, () => ({ query: 'query Other { other(n: 3) }', key })),
     );
     expect(received).toHaveLength(4);
-    expect(new Set(received.map((r) => decodeJwt(r.headers.authorization!.replace('Bearer ', '')).jti)).size).toBe(4);
+    expect(new Set(received.map((r) => claimsOf(r).jti)).size).toBe(4);
     expect(bodies).toEqual(Array.from({ length: 4 }, () => ({ data: { other: 3 } })));
   });
 
