@@ -142,7 +142,14 @@ export async function createKeygate(options: KeygateOptions): Promise<Keygate> {
   });
   const activityStore = activityStoreOf(database.db, database.dialect);
   const retention = new ActivityRetention(config.activityRetentionDays ?? null);
-  const retentionWorker = new RetentionWorker({ store: activityStore, retention, clock, logger, ...options.retention });
+  const retentionWorker = new RetentionWorker({
+    store: activityStore,
+    retention,
+    clock,
+    logger,
+    checkpointer: database.checkpointer ?? null,
+    ...options.retention,
+  });
   const expiryScheduler = new ExpiryScheduler({
     db: database.db,
     clock,

@@ -20,6 +20,7 @@ import {
   sql,
   type TableMetadata,
 } from 'kysely';
+import { Checkpointer } from './checkpointer.js';
 import type { Database } from './database.js';
 import { onMainDatabase, ReaderPool, Reads } from './reader.js';
 import { cachedPrepare } from './statement-cache.js';
@@ -37,6 +38,8 @@ export interface DatabaseHandle {
   description: string;
   /** Where heavy list and count reads run: reader processes on a SQLite file, else the database itself (reader.ts). */
   reads: Reads;
+  /** The WAL checkpoints' worker thread of a SQLite file (checkpointer.ts); absent elsewhere. */
+  checkpointer?: Checkpointer | null;
   /** A dedicated connection outside the pool (PostgreSQL LISTEN); undefined on SQLite. */
   dedicatedClient?: () => Promise<import('pg').Client>;
   close(): Promise<void>;
@@ -144,6 +147,8 @@ export async function connectDatabase({
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: immediateTransactions({ database: withStatementCache(sqlite) }), log });
+  // A file's WAL checkpoints run on a worker thread, not inside a request's commit (checkpointer.ts).
+  const checkpointer = file === ':memory:' ? null : new Checkpointer(sqlite, path.resolve(file));
   // An in-memory database lives inside this one connection: no reader process could open it (reader.ts).
   const reads =
     file === ':memory:'
@@ -155,9 +160,10 @@ export async function connectDatabase({
         );
   const close = async () => {
     await reads.close();
+    await checkpointer?.close();
     await db.destroy();
   };
-  return { db, dialect: 'sqlite', stats, observe, description: `sqlite:${file}`, reads, close };
+  return { db, dialect: 'sqlite', stats, observe, description: `sqlite:${file}`, reads, checkpointer, close };
 }
 
 /** The SQLite connection Kysely drives, preparing each SQL text once (see statement-cache.ts). */
