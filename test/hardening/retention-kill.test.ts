@@ -22,7 +22,17 @@ const AGED = dialect === 'sqlite' ? 300_000 : 80_000;
 const WINDOW = 500;
 
 const bootstrap = async (name: string, plan: string) => {
-  const { stdout } = await keygateCommand(env, 'bootstrap', '--account', name, '--plan', plan, '--owner', `${name}@keygate.test`, '--json');
+  const { stdout } = await keygateCommand(
+    env,
+    'bootstrap',
+    '--account',
+    name,
+    '--plan',
+    plan,
+    '--owner',
+    `${name}@keygate.test`,
+    '--json',
+  );
   const environment = JSON.parse(stdout.trim().split('\n').at(-1)!).environments[0];
   return { environmentId: environment.id as string, key: environment.fullAccessKey.secret as string };
 };
