@@ -7,6 +7,7 @@ import {
   type ActivityStore,
   activityStoreOf,
   countActivityEvents,
+  insertPlanStats,
   storedActivityEvents,
   writeActivityEvents,
 } from '../../src/modules/activity/activity.repository.js';
@@ -98,6 +99,13 @@ describe('writeActivityEvents', () => {
     // Far fewer statement texts than sizes: well within the cache (500 per database).
     expect(texts.size).toBeGreaterThan(0);
     expect(texts.size).toBeLessThanOrEqual(24);
+  });
+
+  it('compiles each of those statements once, not once per batch (every batch is its own transaction)', async () => {
+    await writeActivityEvents(store, Array.from({ length: 200 }, event));
+    const compiled = insertPlanStats.compiled;
+    for (let batch = 0; batch < 5; batch++) await writeActivityEvents(store, Array.from({ length: 200 }, event));
+    expect(insertPlanStats.compiled).toBe(compiled);
   });
 
   it('is idempotent: writing a batch again (a retry) adds nothing, changes nothing and counts nothing twice', async () => {

@@ -44,28 +44,26 @@ interface InsertPlan<Row> {
   sql: string;
   slots: readonly (readonly [row: number, column: keyof Row])[];
 }
-const plans = new WeakMap<Db, Map<string, InsertPlan<unknown>>>();
+/** By dialect, statement and size: a transaction is a new `db` each time, so the plans are not kept per `db`. */
+const plans = new Map<string, InsertPlan<unknown>>();
+/** Plans compiled so far (a test proves batches reuse them). */
+export const insertPlanStats = { compiled: 0 };
 
 /**
- * The insert of `size` rows, compiled by Kysely once per database, statement
+ * The insert of `size` rows, compiled by Kysely once per dialect, statement
  * and size: compiling a marker batch tells where each row's value goes in the
  * parameter list, so the SQL text is reused and SQLite's statement cache
  * prepares it once.
  */
 function insertPlan<Row>(
-  db: Db,
+  dialect: Dialect,
   name: string,
   columns: readonly (keyof Row & string)[],
   size: number,
   build: (markers: Row[]) => { compile(): CompiledQuery },
 ): InsertPlan<Row> {
-  let byKey = plans.get(db);
-  if (!byKey) {
-    byKey = new Map();
-    plans.set(db, byKey);
-  }
-  const key = `${name}:${size}`;
-  let plan = byKey.get(key) as InsertPlan<Row> | undefined;
+  const key = `${dialect}:${name}:${size}`;
+  let plan = plans.get(key) as InsertPlan<Row> | undefined;
   if (!plan) {
     const markers = Array.from(
       { length: size },
@@ -77,13 +75,15 @@ function insertPlan<Row>(
       return [Number(row), column] as const;
     });
     plan = { sql: compiled.sql, slots };
-    byKey.set(key, plan as InsertPlan<unknown>);
+    plans.set(key, plan as InsertPlan<unknown>);
+    insertPlanStats.compiled++;
   }
   return plan;
 }
 
 async function insertChunked<Row, Out>(
   db: Db,
+  dialect: Dialect,
   name: string,
   columns: readonly (keyof Row & string)[],
   rows: readonly Row[],
@@ -93,7 +93,7 @@ async function insertChunked<Row, Out>(
   let at = 0;
   for (const size of CHUNKS) {
     for (; rows.length - at >= size; at += size) {
-      const { sql: text, slots } = insertPlan(db, name, columns, size, build);
+      const { sql: text, slots } = insertPlan(dialect, name, columns, size, build);
       const parameters = slots.map(([row, column]) => rows[at + row]![column]);
       const result = await db.executeQuery<Out>(CompiledQuery.raw(text, parameters));
       out.push(...result.rows);
@@ -153,6 +153,7 @@ export async function writeActivityEvents(store: ActivityStore, events: readonly
   return inTransaction(async (trx) => {
     const inserted = await insertChunked<ActivityEventTable, { id: StoredId }>(
       trx,
+      dialect,
       'activity_events',
       EVENT_COLUMNS,
       rows,
@@ -168,7 +169,7 @@ export async function writeActivityEvents(store: ActivityStore, events: readonly
       rows.filter((r) => written.has(codec.decode(r.id).toString('hex'))),
       codec.decode,
     );
-    await insertChunked<ActivityCountTable, never>(trx, 'activity_counts', COUNT_COLUMNS, counts, (markers) =>
+    await insertChunked<ActivityCountTable, never>(trx, dialect, 'activity_counts', COUNT_COLUMNS, counts, (markers) =>
       trx
         .insertInto('activity_counts')
         .values(markers)
