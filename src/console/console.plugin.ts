@@ -49,34 +49,41 @@ export interface ConsoleOptions {
  */
 export function useConsole(options: ConsoleOptions = {}): Plugin {
   const dir = options.dir ?? CONSOLE_DIST_DIR;
-  return {
-    async onRequest({ request, url, endResponse, fetchAPI }) {
-      const { pathname } = url;
-      if (pathname !== CONSOLE_PATH && !pathname.startsWith(`${CONSOLE_PATH}/`)) return;
-      const respond = (status: number, body: BodyInit | null, headers: Record<string, string> = {}) =>
-        endResponse(new fetchAPI.Response(body, { status, headers: { ...SECURITY_HEADERS, ...headers } }));
+  const serve = async ({ request, url, endResponse, fetchAPI }: OnRequestPayload) => {
+    const { pathname } = url;
+    const respond = (status: number, body: BodyInit | null, headers: Record<string, string> = {}) =>
+      endResponse(new fetchAPI.Response(body, { status, headers: { ...SECURITY_HEADERS, ...headers } }));
 
-      if (request.method !== 'GET' && request.method !== 'HEAD') {
-        return respond(405, 'Method not allowed.', { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' });
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      return respond(405, 'Method not allowed.', { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' });
+    }
+    const head = request.method === 'HEAD';
+    if (pathname === CONSOLE_PATH || pathname === `${CONSOLE_PATH}/`) {
+      const page = await readAsset(path.join(dir, 'index.html'));
+      if (!page) {
+        return respond(503, 'The console is not built: run `npm run build` (npm install does it).', {
+          'content-type': 'text/plain; charset=utf-8',
+        });
       }
-      const head = request.method === 'HEAD';
-      if (pathname === CONSOLE_PATH || pathname === `${CONSOLE_PATH}/`) {
-        const page = await readAsset(path.join(dir, 'index.html'));
-        if (!page) {
-          return respond(503, 'The console is not built: run `npm run build` (npm install does it).', {
-            'content-type': 'text/plain; charset=utf-8',
-          });
-        }
-        return respond(200, head ? null : page, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' });
-      }
-      const name = pathname.slice(`${CONSOLE_PATH}/assets/`.length);
-      const type = CONTENT_TYPES[path.extname(name)];
-      const asset =
-        pathname.startsWith(`${CONSOLE_PATH}/assets/`) && ASSET_NAME.test(name) && type
-          ? await readAsset(path.join(dir, 'assets', name))
-          : null;
-      if (!asset || !type) return respond(404, 'Not found.', { 'content-type': 'text/plain; charset=utf-8' });
-      return respond(200, head ? null : asset, { 'content-type': type, 'cache-control': 'no-cache' });
+      return respond(200, head ? null : page, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' });
+    }
+    const name = pathname.slice(`${CONSOLE_PATH}/assets/`.length);
+    const type = CONTENT_TYPES[path.extname(name)];
+    const asset =
+      pathname.startsWith(`${CONSOLE_PATH}/assets/`) && ASSET_NAME.test(name) && type
+        ? await readAsset(path.join(dir, 'assets', name))
+        : null;
+    if (!asset || !type) return respond(404, 'Not found.', { 'content-type': 'text/plain; charset=utf-8' });
+    return respond(200, head ? null : asset, { 'content-type': type, 'cache-control': 'no-cache' });
+  };
+  return {
+    // Synchronous on every other request: an async hook would make each request's hook chain wait on a promise.
+    onRequest(payload) {
+      const { pathname } = payload.url;
+      if (pathname !== CONSOLE_PATH && !pathname.startsWith(`${CONSOLE_PATH}/`)) return;
+      return serve(payload);
     },
   };
 }
+
+type OnRequestPayload = Parameters<NonNullable<Plugin['onRequest']>>[0];

@@ -200,39 +200,47 @@ export function useGraphiQL(options: GraphiQLOptions): Plugin {
     }
     return built;
   };
+  const serve = async ({ request, url, endResponse, fetchAPI }: OnRequestPayload, isPage: boolean) => {
+    const { pathname } = url;
+    if (isPage) {
+      const { page } = await graphiql();
+      return endResponse(new fetchAPI.Response(page, { status: 200, headers: PAGE_HEADERS }));
+    }
+    const plain = { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' };
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      return endResponse(
+        new fetchAPI.Response('Method not allowed.', { status: 405, headers: { ...plain, allow: 'GET, HEAD' } }),
+      );
+    }
+    const item = (await graphiql()).assets.get(pathname);
+    if (!item) return endResponse(new fetchAPI.Response('Not found.', { status: 404, headers: plain }));
+    const headers: Record<string, string> = {
+      'content-type': item.type,
+      'cache-control': 'public, max-age=31536000, immutable',
+      etag: item.etag,
+      vary: 'accept-encoding',
+      'x-content-type-options': 'nosniff',
+    };
+    if (request.headers.get('if-none-match') === item.etag) {
+      return endResponse(new fetchAPI.Response(null, { status: 304, headers }));
+    }
+    const encoding = chooseEncoding(request.headers.get('accept-encoding'));
+    const body = encoding ? (await item.encoded)[encoding] : item.identity;
+    if (encoding) headers['content-encoding'] = encoding;
+    headers['content-length'] = String(body.byteLength);
+    return endResponse(new fetchAPI.Response(request.method === 'HEAD' ? null : body, { status: 200, headers }));
+  };
   return {
-    async onRequest({ request, url, endResponse, fetchAPI }) {
-      const { pathname } = url;
+    // Synchronous on every other request: an async hook would make each request's hook chain wait on a promise.
+    onRequest(payload) {
+      const { pathname } = payload.url;
       const isPage =
-        (pathname === options.graphqlEndpoint || pathname === `${options.graphqlEndpoint}/`) && shouldRenderGraphiQL(request);
+        (pathname === options.graphqlEndpoint || pathname === `${options.graphqlEndpoint}/`) &&
+        shouldRenderGraphiQL(payload.request);
       if (!isPage && !pathname.startsWith(GRAPHIQL_ASSETS_PATH)) return;
-      if (isPage) {
-        const { page } = await graphiql();
-        return endResponse(new fetchAPI.Response(page, { status: 200, headers: PAGE_HEADERS }));
-      }
-      const plain = { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' };
-      if (request.method !== 'GET' && request.method !== 'HEAD') {
-        return endResponse(
-          new fetchAPI.Response('Method not allowed.', { status: 405, headers: { ...plain, allow: 'GET, HEAD' } }),
-        );
-      }
-      const item = (await graphiql()).assets.get(pathname);
-      if (!item) return endResponse(new fetchAPI.Response('Not found.', { status: 404, headers: plain }));
-      const headers: Record<string, string> = {
-        'content-type': item.type,
-        'cache-control': 'public, max-age=31536000, immutable',
-        etag: item.etag,
-        vary: 'accept-encoding',
-        'x-content-type-options': 'nosniff',
-      };
-      if (request.headers.get('if-none-match') === item.etag) {
-        return endResponse(new fetchAPI.Response(null, { status: 304, headers }));
-      }
-      const encoding = chooseEncoding(request.headers.get('accept-encoding'));
-      const body = encoding ? (await item.encoded)[encoding] : item.identity;
-      if (encoding) headers['content-encoding'] = encoding;
-      headers['content-length'] = String(body.byteLength);
-      return endResponse(new fetchAPI.Response(request.method === 'HEAD' ? null : body, { status: 200, headers }));
+      return serve(payload, isPage);
     },
   };
 }
+
+type OnRequestPayload = Parameters<NonNullable<Plugin['onRequest']>>[0];

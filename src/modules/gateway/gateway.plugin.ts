@@ -34,36 +34,42 @@ const refusal = (status: number, code: ErrorCode, message: string) =>
  * caller but the publishable key (which may not read the schema at all).
  */
 export function useGatewayEndpoints(deps: Deps): Plugin {
-  return {
-    async onRequest({ request, url, serverContext, endResponse }) {
-      if (request.method !== 'GET') return;
-      if (url.pathname === JWKS_PATH) {
-        const jwks = (await deps.gateway.identity?.jwks()) ?? { keys: [] };
-        return endResponse(
-          new Response(JSON.stringify(jwks), {
-            status: 200,
-            // Short: a new key must reach verifiers quickly; they refetch on an unknown kid anyway.
-            headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'public, max-age=30' },
-          }),
-        );
-      }
-      if (url.pathname !== SCHEMA_PATH) return;
-      const credential = readCredential(headerLinesOf(request, serverContext));
-      const principal =
-        credential && credential !== 'invalid'
-          ? credential.kind === 'api_key'
-            ? await authenticateKey(deps, credential.value)
-            : await authenticateSession(deps, credential.value)
-          : null;
-      if (!principal) return endResponse(refusal(401, ErrorCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE));
-      if (principal.kind === 'API_KEY' && principal.key.type === 'PUBLISHABLE')
-        return endResponse(refusal(403, ErrorCode.FORBIDDEN, 'The publishable key may not read the schema.'));
+  const serve = async ({ request, url, serverContext, endResponse }: OnRequestPayload) => {
+    if (url.pathname === JWKS_PATH) {
+      const jwks = (await deps.gateway.identity?.jwks()) ?? { keys: [] };
       return endResponse(
-        new Response(printServedSchema(deps.gateway.schema), {
+        new Response(JSON.stringify(jwks), {
           status: 200,
-          headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' },
+          // Short: a new key must reach verifiers quickly; they refetch on an unknown kid anyway.
+          headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'public, max-age=30' },
         }),
       );
+    }
+    const credential = readCredential(headerLinesOf(request, serverContext));
+    const principal =
+      credential && credential !== 'invalid'
+        ? credential.kind === 'api_key'
+          ? await authenticateKey(deps, credential.value)
+          : await authenticateSession(deps, credential.value)
+        : null;
+    if (!principal) return endResponse(refusal(401, ErrorCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE));
+    if (principal.kind === 'API_KEY' && principal.key.type === 'PUBLISHABLE')
+      return endResponse(refusal(403, ErrorCode.FORBIDDEN, 'The publishable key may not read the schema.'));
+    return endResponse(
+      new Response(printServedSchema(deps.gateway.schema), {
+        status: 200,
+        headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' },
+      }),
+    );
+  };
+  return {
+    // Synchronous on every other request: an async hook would make each request's hook chain wait on a promise.
+    onRequest(payload) {
+      const { request, url } = payload;
+      if (request.method !== 'GET' || (url.pathname !== JWKS_PATH && url.pathname !== SCHEMA_PATH)) return;
+      return serve(payload);
     },
   };
 }
+
+type OnRequestPayload = Parameters<NonNullable<Plugin['onRequest']>>[0];
