@@ -34,6 +34,27 @@ import { SHOP_QUERY, SHOP_SCOPES, SHOP_SDL } from './shop.js';
 
 const CONNECTIONS = 50;
 const WARMUP_S = 1;
+/**
+ * Unmeasured load right before each measured round. A row waits through
+ * every other row's round (about 40 s) between two of its own, and a server
+ * that sat idle comes back slower for several seconds: after 35 s idle, bare
+ * Yoga took 310 µs of CPU per request against 200 back to back, Keygate 348
+ * against 290 (scratch A/B on this machine; V8's memory reducer shrinking
+ * an idle heap is the likely cause, not confirmed). Without it bare Yoga
+ * measured 5,300 req/s in its first round and 3,500 in the next two, and
+ * row 3 read 1.05× bare Yoga; with it, 0.89×.
+ */
+const ROUND_WARMUP_S = 1;
+/**
+ * Rounds of row 3 and bare Yoga alone, before the table, alternated back to
+ * back after PAIR_WARMUP_S of each: row 3's target is read from these, the
+ * steady state of two processes that have not sat idle. A warm-up does not
+ * undo a long idle (bare Yoga was still at 246 µs per request after three
+ * seconds of load; measured after the table, the pair read 0.86-1.06× with
+ * bare Yoga at 259 µs), so the table's row 3 ratio reads higher.
+ */
+const PAIR_ROUNDS = 4;
+const PAIR_WARMUP_S = 2;
 const ROUND_S = 3;
 const ROUNDS = 3;
 /** Sequential requests (one in flight) per target and round, for the latency Keygate adds. */
@@ -424,6 +445,32 @@ async function main() {
   const baselineOf = (row: Row) =>
     row.name.startsWith('G2b') || row.name.startsWith('G3b') ? rows[11]! : row.name.startsWith('G') ? rows[9]! : rows[1]!;
 
+  // Row 3's target, measured first and as the pair alone: fresh processes, warmed, alternating back to back.
+  console.log('Row 3 and bare Yoga back to back…');
+  const pair = [rows[1]!, rows[2]!] as const;
+  const pairRuns = pair.map(() => ({ rps: [] as number[], cpuMs: 0, requests: 0 }));
+  for (const row of pair) await load(row.target().url, row.request(), PAIR_WARMUP_S);
+  for (let i = 0; i < PAIR_ROUNDS; i++) {
+    // Y K K Y Y K …: each goes first as often as second.
+    for (const j of i % 2 === 0 ? [0, 1] : [1, 0]) {
+      const target = pair[j]!.target();
+      const before = cpuMs(target.child.pid!);
+      const result = await load(target.url, pair[j]!.request(), ROUND_S);
+      pairRuns[j]!.cpuMs += cpuMs(target.child.pid!) - before;
+      pairRuns[j]!.rps.push(result.requests.average);
+      pairRuns[j]!.requests += result.requests.total;
+    }
+  }
+  const pairRatios = pairRuns[1]!.rps.map((rps, i) => rps / pairRuns[0]!.rps[i]!);
+  const backToBack = {
+    rounds: PAIR_ROUNDS,
+    yogaRps: Math.round(median(pairRuns[0]!.rps)),
+    keygateRps: Math.round(median(pairRuns[1]!.rps)),
+    yogaCpuUsPerRequest: Math.round((pairRuns[0]!.cpuMs * 1000) / pairRuns[0]!.requests),
+    keygateCpuUsPerRequest: Math.round((pairRuns[1]!.cpuMs * 1000) / pairRuns[1]!.requests),
+    ratio: { median: round2(median(pairRatios)), min: round2(Math.min(...pairRatios)), max: round2(Math.max(...pairRatios)) },
+  };
+
   const measured = new Map<string, Measured>();
   for (const row of rows) {
     await load(row.target().url, row.request(), WARMUP_S);
@@ -441,7 +488,10 @@ async function main() {
   }
   for (let round = 1; round <= ROUNDS; round++) {
     console.log(`Round ${round}/${ROUNDS}…`);
-    for (const row of rows) await measure(row, measured.get(row.name)!, shop);
+    for (const row of rows) {
+      await load(row.target().url, row.request(), ROUND_WARMUP_S);
+      await measure(row, measured.get(row.name)!, shop);
+    }
   }
 
   console.log('Latency at concurrency 1 (sequential requests, alternated)…');
@@ -559,6 +609,7 @@ async function main() {
     settings: {
       connections: CONNECTIONS,
       warmupSeconds: WARMUP_S,
+      roundWarmupSeconds: ROUND_WARMUP_S,
       roundSeconds: ROUND_S,
       rounds: ROUNDS,
       latencyRoundSeconds: LATENCY_ROUND_S,
@@ -569,6 +620,7 @@ async function main() {
     rows: table,
     gateway: gatewaySummary,
     latency,
+    row3BackToBack: backToBack,
     activityLoggingCost: Number(activityCost.toFixed(3)),
     hostileInput,
     profiles,
@@ -653,7 +705,7 @@ function markdown(report: any): string {
   const g = report.gateway;
   const ratio = (r: { median: number; min: number; max: number }) => `${r.median} (${r.min}–${r.max})`;
   const lines = [
-    `Benchmark ${report.date} (Node ${report.machine.node}, ${report.machine.cpus} cores; ${report.settings.connections} connections, ${report.settings.rounds} alternated rounds of ${report.settings.roundSeconds}s after ${report.settings.warmupSeconds}s warm-up; ${report.seconds}s in all)`,
+    `Benchmark ${report.date} (Node ${report.machine.node}, ${report.machine.cpus} cores; ${report.settings.connections} connections, ${report.settings.rounds} alternated rounds of ${report.settings.roundSeconds}s, each right after ${report.settings.roundWarmupSeconds}s of unmeasured load, after ${report.settings.warmupSeconds}s warm-up; ${report.seconds}s in all)`,
     '',
     `Keygate rows: ${report.settings.keygate}.`,
     '',
@@ -675,6 +727,8 @@ function markdown(report: any): string {
     ),
     '',
     `Keygate adds ${g.keygateAddedP50ms} ms p50 over direct (target ≤ 1 ms); Hive Gateway adds ${g.hiveAddedP50ms} ms.`,
+    '',
+    `Row 3 and bare Yoga alone, before the table: ${report.row3BackToBack.rounds} rounds each, alternated back to back after ${PAIR_WARMUP_S}s of warm-up each (neither has sat idle): Keygate ${ratio(report.row3BackToBack.ratio)}× bare Yoga's throughput (target ≥ 1.0×); ${report.row3BackToBack.keygateRps} against ${report.row3BackToBack.yogaRps} req/s, ${report.row3BackToBack.keygateCpuUsPerRequest} against ${report.row3BackToBack.yogaCpuUsPerRequest} µs of CPU per request.`,
     '',
     describeHostile(report.hostileInput),
     '',
