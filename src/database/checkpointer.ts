@@ -138,19 +138,27 @@ parentPort.postMessage({ type: 'ready' });
 // Frames of the log already copied (SQLite reports the total, not what one checkpoint moved), and the last backlog told.
 let copied = 0;
 let told = 0;
+// A tick that fails (a RESTART that waited past busy_timeout, another process's checkpoint) is tried again on the
+// next; one that keeps failing ends the thread, and the main connection checkpoints for itself again.
+let failures = 0;
 setInterval(() => {
-  let [result] = db.pragma('wal_checkpoint(PASSIVE)');
-  let restart = false;
-  if (result.log >= workerData.restartPages) {
-    [result] = db.pragma('wal_checkpoint(RESTART)');
-    restart = true;
+  try {
+    let [result] = db.pragma('wal_checkpoint(PASSIVE)');
+    let restart = false;
+    if (result.log >= workerData.restartPages) {
+      [result] = db.pragma('wal_checkpoint(RESTART)');
+      restart = true;
+    }
+    // A log shorter than what was copied has started over.
+    if (result.checkpointed < copied || result.log < copied) copied = 0;
+    const pages = result.checkpointed - copied;
+    copied = result.checkpointed;
+    const backlog = Math.max(0, result.log - result.checkpointed);
+    if (pages > 0 || restart || backlog !== told) parentPort.postMessage({ type: 'checkpointed', pages, backlog, restart });
+    told = backlog;
+    failures = 0;
+  } catch {
+    if (++failures >= 10) process.exit(1);
   }
-  // A log shorter than what was copied has started over.
-  if (result.checkpointed < copied || result.log < copied) copied = 0;
-  const pages = result.checkpointed - copied;
-  copied = result.checkpointed;
-  const backlog = Math.max(0, result.log - result.checkpointed);
-  if (pages > 0 || restart || backlog !== told) parentPort.postMessage({ type: 'checkpointed', pages, backlog, restart });
-  told = backlog;
 }, workerData.intervalMs);
 `;
