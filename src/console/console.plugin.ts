@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Plugin } from 'graphql-yoga';
+import type { OnRequestPayload } from '../plugins/request-hook.js';
 import { packageRoot } from '../shared/package-root.js';
 
 /** The built console: index.html and assets/ (git-ignored; `npm run build`, which `prepare` runs on install). */
@@ -77,7 +78,7 @@ export function useConsole(options: ConsoleOptions = {}): Plugin {
     return respond(200, head ? null : asset, { 'content-type': type, 'cache-control': 'no-cache' });
   };
   return {
-    // Synchronous on every other request: an async hook would make each request's hook chain wait on a promise.
+    // Synchronous on every other request (request-hook.ts).
     onRequest(payload) {
       const { pathname } = payload.url;
       if (pathname !== CONSOLE_PATH && !pathname.startsWith(`${CONSOLE_PATH}/`)) return;
@@ -85,5 +86,3 @@ export function useConsole(options: ConsoleOptions = {}): Plugin {
     },
   };
 }
-
-type OnRequestPayload = Parameters<NonNullable<Plugin['onRequest']>>[0];

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { brotliCompress, constants, gzip } from 'node:zlib';
 import { type Plugin, shouldRenderGraphiQL } from 'graphql-yoga';
+import type { OnRequestPayload } from './request-hook.js';
 
 /** Where GraphiQL's assets are served; their names carry a hash of their content. */
 export const GRAPHIQL_ASSETS_PATH = '/graphiql/';
@@ -231,7 +232,7 @@ export function useGraphiQL(options: GraphiQLOptions): Plugin {
     return endResponse(new fetchAPI.Response(request.method === 'HEAD' ? null : body, { status: 200, headers }));
   };
   return {
-    // Synchronous on every other request: an async hook would make each request's hook chain wait on a promise.
+    // Synchronous on every other request (request-hook.ts).
     onRequest(payload) {
       const { pathname } = payload.url;
       const isPage =
@@ -242,5 +243,3 @@ export function useGraphiQL(options: GraphiQLOptions): Plugin {
     },
   };
 }
-
-type OnRequestPayload = Parameters<NonNullable<Plugin['onRequest']>>[0];

@@ -4,14 +4,13 @@ import { sql } from 'kysely';
 import type { Deps } from '../deps.js';
 import { ErrorCode } from '../shared/errors.js';
 import type { Metrics } from './metrics.js';
+import type { OnRequestPayload } from './request-hook.js';
 import { requestIdOf } from './request-id.js';
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers } });
 
 const startedAt = new WeakMap<Request, number>();
-
-type OnRequestPayload = Parameters<NonNullable<Plugin['onRequest']>>[0];
 
 /**
  * Operations endpoints: `/ready` (the database answers) and `/metrics`
@@ -69,7 +68,7 @@ export function useOperations(
     }
   };
   return {
-    // Synchronous on every other request: an async hook would make each request's hook chain wait on a promise.
+    // Synchronous on every other request (request-hook.ts).
     onRequest(payload) {
       const { request, url } = payload;
       if (url.pathname === graphqlEndpoint) startedAt.set(request, performance.now());

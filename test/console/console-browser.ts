@@ -5,6 +5,8 @@ import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { rememberSecretsIn } from '../harness/leak-scan.js';
 import { keygateCommand } from '../harness/processes.js';
 
+export { type Bootstrap, bootstrap } from '../harness/processes.js';
+
 /** The console's browser tests drive Debian's Chromium through playwright-core, headless. */
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -27,19 +29,7 @@ export function launchConsoleBrowser(): Promise<BrowserContext> {
   });
 }
 
-export interface Bootstrap {
-  account: { id: string; name: string; plan: string };
-  owner: { id: string; email: string; token: string };
-  environments: { id: string; name: string; fullAccessKey: { id: string; secret: string } }[];
-}
-
 const lastJsonLine = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1)!);
-
-/** `keygate bootstrap`: an account with its owner (and session token) and environments. */
-export async function bootstrap(env: NodeJS.ProcessEnv, account: string, plan: string, email: string): Promise<Bootstrap> {
-  const { stdout } = await keygateCommand(env, 'bootstrap', '--account', account, '--plan', plan, '--owner', email, '--json');
-  return lastJsonLine(stdout);
-}
 
 /** `keygate user add`: another user of an account, with a session token. */
 export async function addUser(

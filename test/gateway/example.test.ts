@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codes } from '../harness/keygate.js';
 import { rememberSecrets } from '../harness/leak-scan.js';
 import {
+  bootstrap,
   freePort,
   keygateCommand,
   processEnv,
@@ -114,19 +115,9 @@ let env: NodeJS.ProcessEnv;
 let shop: Tenant;
 let other: Tenant;
 
-async function bootstrap(name: string): Promise<Tenant> {
-  const { stdout } = await keygateCommand(
-    env,
-    'bootstrap',
-    '--account',
-    name,
-    '--plan',
-    'SCALE',
-    '--owner',
-    `${name}@shop.test`,
-    '--json',
-  );
-  return JSON.parse(stdout.trim().split('\n').at(-1)!) as Tenant;
+async function tenant(name: string): Promise<Tenant> {
+  const { account, owner, environments } = await bootstrap(env, name, 'SCALE', `${name}@shop.test`);
+  return { account, owner, environments: [environments[0]!, environments[1]!] };
 }
 
 beforeAll(async () => {
@@ -139,8 +130,8 @@ beforeAll(async () => {
     reloadSeconds: 0,
   });
   ({ env } = await processEnv('example', { KEYGATE_UPSTREAMS: configFile, KEYGATE_IDENTITY_KEY: identityPem }));
-  shop = await bootstrap('shop');
-  other = await bootstrap('other');
+  shop = await tenant('shop');
+  other = await tenant('other');
   keygate = await startServeProcess(env, [], { port });
 });
 

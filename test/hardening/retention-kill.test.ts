@@ -6,7 +6,7 @@ import { activityIdOf, bytesAtTime, idCodec } from '../../src/modules/activity/a
 import { activityStoreOf, writeActivityEvents } from '../../src/modules/activity/activity.repository.js';
 import type { ActivityEvent } from '../../src/modules/activity/activity.table.js';
 import { DAY } from '../../src/shared/clock.js';
-import { keygateCommand, postGraphQL, processEnv, startServeProcess } from '../harness/processes.js';
+import { bootstrap, postGraphQL, processEnv, startServeProcess } from '../harness/processes.js';
 
 /**
  * kill -9 in the middle of a retention pass (SPEC §3, issue 15): every batch
@@ -21,20 +21,9 @@ const { env } = await processEnv('retention-kill', { KEYGATE_RATE_LIMIT: '0', LO
 const AGED = dialect === 'sqlite' ? 300_000 : 80_000;
 const WINDOW = 500;
 
-const bootstrap = async (name: string, plan: string) => {
-  const { stdout } = await keygateCommand(
-    env,
-    'bootstrap',
-    '--account',
-    name,
-    '--plan',
-    plan,
-    '--owner',
-    `${name}@keygate.test`,
-    '--json',
-  );
-  const environment = JSON.parse(stdout.trim().split('\n').at(-1)!).environments[0];
-  return { environmentId: environment.id as string, key: environment.fullAccessKey.secret as string };
+const tenant = async (name: string, plan: string) => {
+  const environment = (await bootstrap(env, name, plan, `${name}@keygate.test`)).environments[0]!;
+  return { environmentId: environment.id, key: environment.fullAccessKey.secret };
 };
 
 function* events(environmentId: string, count: number, fromMs: number, toMs: number): Generator<ActivityEvent> {
@@ -77,8 +66,8 @@ async function write(handle: DatabaseHandle, all: Iterable<ActivityEvent>): Prom
 
 describe(`kill -9 during a retention pass (${dialect})`, () => {
   it('leaves whole batches: the newest aged events and the whole window, exact counts, and the next process deletes the rest', async () => {
-    const free = await bootstrap('Aged', 'FREE');
-    const scale = await bootstrap('Kept', 'SCALE');
+    const free = await tenant('Aged', 'FREE');
+    const scale = await tenant('Kept', 'SCALE');
     const handle = await connectDatabase({ url: env.DATABASE_URL!, poolSize: 2 });
     try {
       const now = Date.now();

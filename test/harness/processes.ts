@@ -110,6 +110,18 @@ export async function keygateCommand(env: NodeJS.ProcessEnv, ...args: string[]) 
   }
 }
 
+export interface Bootstrap {
+  account: { id: string; name: string; plan: string };
+  owner: { id: string; email: string; token: string };
+  environments: { id: string; name: string; fullAccessKey: { id: string; secret: string } }[];
+}
+
+/** `keygate bootstrap`: an account with its owner (and session token) and environments. */
+export async function bootstrap(env: NodeJS.ProcessEnv, account: string, plan: string, email: string): Promise<Bootstrap> {
+  const { stdout } = await keygateCommand(env, 'bootstrap', '--account', account, '--plan', plan, '--owner', email, '--json');
+  return JSON.parse(stdout.trim().split('\n').at(-1)!);
+}
+
 export interface ServeProcess {
   child: ChildProcess;
   url: string;

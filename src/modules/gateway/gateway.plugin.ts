@@ -3,6 +3,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Deps } from '../../deps.js';
 import { headerLinesOf } from '../../plugins/header-lines.js';
+import type { OnRequestPayload } from '../../plugins/request-hook.js';
 import { ErrorCode, UNAUTHENTICATED_MESSAGE } from '../../shared/errors.js';
 import { authenticateKey, authenticateSession, readCredential } from '../auth/authenticate.js';
 
@@ -63,7 +64,7 @@ export function useGatewayEndpoints(deps: Deps): Plugin {
     );
   };
   return {
-    // Synchronous on every other request: an async hook would make each request's hook chain wait on a promise.
+    // Synchronous on every other request (request-hook.ts).
     onRequest(payload) {
       const { request, url } = payload;
       if (request.method !== 'GET' || (url.pathname !== JWKS_PATH && url.pathname !== SCHEMA_PATH)) return;
@@ -71,5 +72,3 @@ export function useGatewayEndpoints(deps: Deps): Plugin {
     },
   };
 }
-
-type OnRequestPayload = Parameters<NonNullable<Plugin['onRequest']>>[0];
