@@ -217,6 +217,24 @@ interface Measured {
   errors: number;
 }
 
+const emptyMeasured = (): Measured => ({
+  upstreamRequests: 0,
+  rps: [],
+  p50: [],
+  p99: [],
+  cpuMs: 0,
+  requests: 0,
+  statements: 0,
+  peakRss: 0,
+  errors: 0,
+});
+const cpuPerRequest = (m: Measured) => Math.round((m.cpuMs * 1000) / Math.max(1, m.requests));
+/** x's rounds against y's, alternated: the ratio of their medians, and the lowest and highest of one round's pair. */
+function ratioOf(x: number[], y: number[]) {
+  const perRound = x.map((v, i) => v / y[i]!);
+  return { median: round2(median(x) / median(y)), min: round2(Math.min(...perRound)), max: round2(Math.max(...perRound)) };
+}
+
 /** One measured round of one row: load, the server's CPU and peak RSS from outside, its SQL from /metrics. */
 async function measure(row: Row, m: Measured, upstream: Target): Promise<void> {
   const target = row.target();
@@ -448,43 +466,26 @@ async function main() {
   // Row 3's target, measured first and as the pair alone: fresh processes, warmed, alternating back to back.
   console.log('Row 3 and bare Yoga back to back…');
   const pair = [rows[1]!, rows[2]!] as const;
-  const pairRuns = pair.map(() => ({ rps: [] as number[], cpuMs: 0, requests: 0 }));
+  const [yogaAlone, keygateAlone] = [emptyMeasured(), emptyMeasured()];
   for (const row of pair) await load(row.target().url, row.request(), PAIR_WARMUP_S);
   for (let i = 0; i < PAIR_ROUNDS; i++) {
     // Y K K Y Y K …: each goes first as often as second.
-    for (const j of i % 2 === 0 ? [0, 1] : [1, 0]) {
-      const target = pair[j]!.target();
-      const before = cpuMs(target.child.pid!);
-      const result = await load(target.url, pair[j]!.request(), ROUND_S);
-      pairRuns[j]!.cpuMs += cpuMs(target.child.pid!) - before;
-      pairRuns[j]!.rps.push(result.requests.average);
-      pairRuns[j]!.requests += result.requests.total;
-    }
+    const order = i % 2 === 0 ? [0, 1] : [1, 0];
+    for (const j of order) await measure(pair[j]!, j === 0 ? yogaAlone : keygateAlone, shop);
   }
-  const pairRatios = pairRuns[1]!.rps.map((rps, i) => rps / pairRuns[0]!.rps[i]!);
   const backToBack = {
     rounds: PAIR_ROUNDS,
-    yogaRps: Math.round(median(pairRuns[0]!.rps)),
-    keygateRps: Math.round(median(pairRuns[1]!.rps)),
-    yogaCpuUsPerRequest: Math.round((pairRuns[0]!.cpuMs * 1000) / pairRuns[0]!.requests),
-    keygateCpuUsPerRequest: Math.round((pairRuns[1]!.cpuMs * 1000) / pairRuns[1]!.requests),
-    ratio: { median: round2(median(pairRatios)), min: round2(Math.min(...pairRatios)), max: round2(Math.max(...pairRatios)) },
+    yogaRps: Math.round(median(yogaAlone.rps)),
+    keygateRps: Math.round(median(keygateAlone.rps)),
+    yogaCpuUsPerRequest: cpuPerRequest(yogaAlone),
+    keygateCpuUsPerRequest: cpuPerRequest(keygateAlone),
+    ratio: ratioOf(keygateAlone.rps, yogaAlone.rps),
   };
 
   const measured = new Map<string, Measured>();
   for (const row of rows) {
     await load(row.target().url, row.request(), WARMUP_S);
-    measured.set(row.name, {
-      upstreamRequests: 0,
-      rps: [],
-      p50: [],
-      p99: [],
-      cpuMs: 0,
-      requests: 0,
-      statements: 0,
-      peakRss: 0,
-      errors: 0,
-    });
+    measured.set(row.name, emptyMeasured());
   }
   for (let round = 1; round <= ROUNDS; round++) {
     console.log(`Round ${round}/${ROUNDS}…`);
@@ -530,12 +531,7 @@ async function main() {
     };
   });
 
-  const shares = (a: string, b: string) => {
-    const x = measured.get(a)!.rps;
-    const y = measured.get(b)!.rps;
-    const perRound = x.map((v, i) => v / y[i]!);
-    return { median: round2(median(x) / median(y)), min: round2(Math.min(...perRound)), max: round2(Math.max(...perRound)) };
-  };
+  const shares = (a: string, b: string) => ratioOf(measured.get(a)!.rps, measured.get(b)!.rps);
   const table = rows.map((row) => {
     const m = measured.get(row.name)!;
     const baseline = baselineOf(row).name;
@@ -545,7 +541,7 @@ async function main() {
       reqPerSecRounds: m.rps.map(Math.round),
       p50ms: median(m.p50),
       p99ms: median(m.p99),
-      cpuUsPerRequest: Math.round((m.cpuMs * 1000) / Math.max(1, m.requests)),
+      cpuUsPerRequest: cpuPerRequest(m),
       sqlPerRequest: row.keygate ? Number((m.statements / Math.max(1, m.requests)).toFixed(2)) : null,
       peakRssMB: Math.round(m.peakRss / 1024 / 1024),
       upstreamPerCall: row.name.startsWith('G') ? Number((m.upstreamRequests / Math.max(1, m.requests)).toFixed(3)) : null,
